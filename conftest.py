@@ -1,0 +1,61 @@
+"""Fixtures shared by the test suite: the real Docker engine and the reference images that
+``scripts/testbed setup`` builds. Nothing here is a mock."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+
+from fipscheck.targets.engine import OWNER_LABEL
+
+pytest_plugins = ["pytester"]
+
+REFERENCE = "fipscheck/openssl-fips:latest"
+
+
+@pytest.fixture(scope="session")
+def engine() -> docker.DockerClient:
+    try:
+        return docker.from_env()
+    except docker.errors.DockerException as error:
+        pytest.fail(f"no Docker engine: run scripts/testbed setup ({error})")
+
+
+@pytest.fixture(scope="session")
+def image(engine):
+    """Name of a reference image, asserted to exist (scripts/testbed setup builds them)."""
+    def named(name: str) -> str:
+        try:
+            engine.images.get(name)
+        except docker.errors.ImageNotFound:
+            pytest.fail(f"reference image {name} is missing: run scripts/testbed setup")
+        return name
+    return named
+
+
+def our_containers(engine: docker.DockerClient) -> list:
+    return engine.containers.list(all=True, filters={"label": f"{OWNER_LABEL}=fipscheck"})
+
+
+@pytest.fixture
+def no_leaks(engine):
+    """Fails the test if it leaves a container of fipscheck's behind."""
+    before = {c.id for c in our_containers(engine)}
+    yield
+    leaked = [c.name for c in our_containers(engine) if c.id not in before]
+    assert not leaked, f"containers left behind: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def run_in(engine):
+    """Run a shell command inside a fresh container of an image (no network), removed after."""
+    def run(image_name: str, command: str) -> tuple[int, str]:
+        container = engine.containers.create(image_name, entrypoint=["sh", "-c", command],
+                                             network_mode="none")
+        try:
+            container.start()
+            code = container.wait(timeout=120)["StatusCode"]
+            return code, container.logs().decode()
+        finally:
+            container.remove(force=True)
+    return run

@@ -1,0 +1,29 @@
+"""``libraries.banned``: no crypto library outside the FIPS module ships in the target."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..probes.libraries import find_banned_libraries
+from . import Outcome, check, errored, failed, passed
+
+if TYPE_CHECKING:
+    from ..runner import ScanContext
+
+
+@check("libraries.banned", "No shared library of GnuTLS, Nettle/Hogweed, libgcrypt, mbedTLS "
+       "or libsodium anywhere in the target")
+def banned_libraries(ctx: ScanContext) -> Outcome:
+    result = find_banned_libraries(ctx)
+    families = sorted({b.family for b in ctx.policy.banned_libraries})
+    if result.found:
+        paths = ", ".join(f.path for f in result.found)
+        return failed(f"{len(result.found)} banned crypto libraries: {paths}",
+                      found=[f.to_dict() for f in result.found],
+                      files_examined=result.files_examined, families=families)
+    if result.unreadable:
+        return errored(f"no banned library among the files read, but {len(result.unreadable)} "
+                       "directories could not be read", unreadable=result.unreadable[:50],
+                       files_examined=result.files_examined)
+    return passed(f"no banned crypto library among {result.files_examined} files",
+                  files_examined=result.files_examined, families=families)

@@ -1,0 +1,52 @@
+"""The ``fipscheck`` command. Exit codes: 0 compliant, 1 not compliant, 2 could not check."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from . import __version__
+from .errors import FipscheckError
+from .render import to_json, to_text
+from .runner import scan
+from .targets import open_target
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fipscheck", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fipscheck {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    scan_cmd = commands.add_parser("scan", help="check an image or a root filesystem")
+    where = scan_cmd.add_mutually_exclusive_group(required=True)
+    where.add_argument("image", nargs="?", help="a container image known to the Docker engine")
+    where.add_argument("--rootfs", metavar="DIR", help="a root filesystem in a directory")
+    scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    scan_cmd.add_argument("--check", action="append", metavar="ID",
+                          help="run only this check (repeatable)")
+    return parser
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so that the targets' cleanup runs, as on Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    kind, name = ("rootfs", args.rootfs) if args.rootfs else ("image", args.image)
+    try:
+        with open_target(kind, name) as target:
+            report = scan(target, checks=args.check)
+    except (FipscheckError, ValueError) as error:
+        print(f"fipscheck: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fipscheck: interrupted", file=sys.stderr)
+        return 130
+    print(to_json(report) if args.format == "json" else to_text(report))
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

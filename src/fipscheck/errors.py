@@ -1,0 +1,17 @@
+"""Exceptions. Any of them reaching a check turns into an ``error`` result, never a pass."""
+
+
+class FipscheckError(Exception):
+    """Base class of fipscheck's own errors."""
+
+
+class TargetError(FipscheckError):
+    """The target cannot be reached or prepared (no engine, no such image, unreadable root)."""
+
+
+class EvidenceError(FipscheckError):
+    """A probe could not gather the evidence a check needs."""
+
+
+class RootEscapeError(EvidenceError):
+    """A path or symlink inside a scanned root could not be resolved inside that root."""

@@ -1,0 +1,148 @@
+"""A directory seen as the root of another system.
+
+Every path is absolute within the root, and every symlink resolves inside it: an absolute
+link target is taken from the root, ``..`` never climbs above it. The walk never follows
+links, and opening a file refuses anything but a regular file, so devices, FIFOs and
+sockets are never read. The resolver is written here because ``os.path.realpath`` and
+``Path.resolve`` resolve against the host's ``/``, which is exactly what must not happen.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import EvidenceError, RootEscapeError
+
+MAX_SYMLINKS = 40  # as Linux's path walk allows
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name found by the walk; ``path`` is absolute within the root, links unresolved."""
+
+    path: str
+    mode: int
+    size: int
+
+    @property
+    def is_file(self) -> bool:
+        return stat.S_ISREG(self.mode)
+
+    @property
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+class RootFilesystem:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise EvidenceError(f"root {self.root} is not a directory")
+        self.unreadable: list[str] = []  # directories the walk could not list
+
+    def _host(self, path: str) -> str:
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def resolve(self, path: str) -> str:
+        """The path with every symlink resolved inside the root; the last component may be
+        missing. Raises RootEscapeError on a symlink loop."""
+        pending = [p for p in path.split("/") if p][::-1]
+        done: list[str] = []
+        hops = 0
+        while pending:
+            part = pending.pop()
+            if part == ".":
+                continue
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            candidate = "/" + "/".join([*done, part])
+            try:
+                st = os.lstat(self._host(candidate))
+            except FileNotFoundError:
+                done.append(part)
+                continue
+            except NotADirectoryError:
+                raise FileNotFoundError(errno.ENOTDIR, "not a directory", candidate) from None
+            if not stat.S_ISLNK(st.st_mode):
+                done.append(part)
+                continue
+            hops += 1
+            if hops > MAX_SYMLINKS:
+                raise RootEscapeError(f"symlink loop resolving {path!r} inside {self.root}")
+            target = os.readlink(self._host(candidate))
+            if target.startswith("/"):
+                done = []
+            pending.extend(p for p in reversed(target.split("/")) if p)
+        return "/" + "/".join(done)
+
+    def host_path(self, path: str) -> str:
+        """Where the resolved path lives on the host, for reading it (never for executing)."""
+        return self._host(self.resolve(path))
+
+    def exists(self, path: str) -> bool:
+        try:
+            return os.path.lexists(self.host_path(path))
+        except (OSError, RootEscapeError):
+            return False
+
+    def is_file(self, path: str) -> bool:
+        try:
+            return stat.S_ISREG(os.lstat(self.host_path(path)).st_mode)
+        except (OSError, RootEscapeError):
+            return False
+
+    def open(self, path: str):
+        """Open a regular file for reading. O_NOFOLLOW guards the last component (resolved
+        already), O_NONBLOCK keeps a FIFO from hanging us until fstat rejects it."""
+        fd = os.open(self.host_path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise EvidenceError(f"{path} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+        with self.open(path) as f:
+            return f.read() if limit is None else f.read(limit)
+
+    def read_text(self, path: str) -> str:
+        return self.read_bytes(path).decode("utf-8", errors="replace")
+
+    def readlink(self, path: str) -> str:
+        return os.readlink(self._host(path))
+
+    def walk(self, top: str = "/") -> Iterator[Entry]:
+        """Every name below ``top`` (itself resolved inside the root), depth first, links not
+        followed. Directories that cannot be listed are remembered in ``unreadable``."""
+        start = self.resolve(top)
+        stack = [start]
+        while stack:
+            directory = stack.pop()
+            try:
+                with os.scandir(self._host(directory)) as it:
+                    entries = list(it)
+            except OSError:
+                self.unreadable.append(directory)
+                continue
+            base = directory.rstrip("/")
+            for item in entries:
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except OSError:
+                    self.unreadable.append(f"{base}/{item.name}")
+                    continue
+                entry = Entry(f"{base}/{item.name}", st.st_mode, st.st_size)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(entry.path)
+                yield entry

@@ -1,0 +1,67 @@
+"""What every target offers: a filesystem to read, its configuration, and (when it can run
+things) a way to run a command inside it. Checks ask for these, never for a backend."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import TargetError
+from ..fs import RootFilesystem
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """How the target's processes start: image configuration for images and containers."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    user: str = ""
+
+
+class Target(abc.ABC):
+    kind: str
+    can_run = False  # runtime probes need to run a command inside the target
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # noqa: B027 - targets without resources need nothing here
+        """Release whatever the target created (containers, temporary files)."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name}
+
+    @property
+    def config(self) -> TargetConfig:
+        return TargetConfig()
+
+    @property
+    @abc.abstractmethod
+    def filesystem(self) -> RootFilesystem: ...
+
+    def exec(self, argv: list[str], env: dict[str, str] | None = None) -> ExecResult:
+        raise TargetError(f"a {self.kind} target cannot run commands")
+
+    def put_file(self, path: str, data: bytes, mode: int = 0o755) -> None:
+        raise TargetError(f"a {self.kind} target cannot receive files")

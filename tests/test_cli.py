@@ -1,0 +1,94 @@
+"""``fipscheck scan`` end to end against real images on the real engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import our_containers
+
+GNUTLS_TWIN = "fipscheck/openssl-fips-gnutls:latest"
+REFERENCE = "fipscheck/openssl-fips:latest"
+
+
+def fipscheck(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fipscheck.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def test_reference_image_passes_with_json_evidence(image, tmp_path, no_leaks):
+    done = fipscheck("scan", image(REFERENCE), "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["schema_version"] == 1
+    assert report["verdict"] == "pass"
+    assert report["target"]["kind"] == "image" and report["target"]["name"] == REFERENCE
+    banned = next(c for c in report["checks"] if c["id"] == "libraries.banned")
+    assert banned["status"] == "pass"
+    assert banned["evidence"]["files_examined"] > 1000  # the whole image was walked
+
+
+def test_gnutls_twin_fails_naming_the_libraries(image, no_leaks):
+    done = fipscheck("scan", image(GNUTLS_TWIN))
+    assert done.returncode == 1, done.stderr
+    line = next(x for x in done.stdout.splitlines() if "libraries.banned" in x)
+    assert line.split()[0] == "FAIL"
+    for lib in ("libgnutls.so.30.", "libnettle.so.8.", "libhogweed.so.6."):
+        assert f"/usr/lib/x86_64-linux-gnu/{lib}" in line
+
+
+def test_missing_image_exits_2_with_one_line(engine, no_leaks):
+    done = fipscheck("scan", "fipscheck/no-such-image:never")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "fipscheck: error: no such image: fipscheck/no-such-image:never"]
+
+
+def test_rootfs_scan_reads_a_directory(tmp_path):
+    lib = tmp_path / "usr/lib"
+    lib.mkdir(parents=True)
+    (lib / "libmbedcrypto.so.7").write_bytes(b"\x7fELF" + bytes(60))
+    (lib / "libmbedcrypto.so").symlink_to("libmbedcrypto.so.7")
+    done = fipscheck("scan", "--rootfs", str(tmp_path), "--format", "json")
+    assert done.returncode == 1
+    found = json.loads(done.stdout)["checks"][0]["evidence"]["found"]
+    assert found == [{"path": "/usr/lib/libmbedcrypto.so.7", "family": "mbedtls",
+                      "reason": found[0]["reason"], "aliases": ["/usr/lib/libmbedcrypto.so"]}]
+
+
+def scan_with_container_up(engine, image_name: str) -> subprocess.Popen:
+    """Start a scan and return once its container exists."""
+    proc = subprocess.Popen([sys.executable, "-m", "fipscheck.cli", "scan", image_name],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not containers_of(engine, proc):
+        assert proc.poll() is None and time.monotonic() < deadline, "no container was created"
+        time.sleep(0.05)
+    return proc
+
+
+def containers_of(engine, proc: subprocess.Popen) -> list:
+    return [c for c in our_containers(engine) if c.labels.get("org.fipscheck.pid") == str(proc.pid)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_scan_removes_its_container(engine, image, sig, no_leaks):
+    proc = scan_with_container_up(engine, image(REFERENCE))
+    os.kill(proc.pid, sig)
+    assert proc.wait(timeout=60) == 130
+    assert not containers_of(engine, proc)
+
+
+def test_orphans_of_a_killed_run_are_reaped(engine, image, no_leaks):
+    proc = scan_with_container_up(engine, image(REFERENCE))
+    proc.kill()  # no cleanup can run
+    proc.wait()
+    assert containers_of(engine, proc)
+    assert fipscheck("scan", image(REFERENCE)).returncode == 0  # the next run reaps it
+    assert not containers_of(engine, proc)

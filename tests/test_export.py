@@ -1,0 +1,70 @@
+"""Unpacking an exported image never writes outside its directory, whatever the tar holds."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from fipscheck.targets.export import extract
+
+
+def tar_of(*members: tuple[tarfile.TarInfo, bytes]) -> list[bytes]:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for info, data in members:
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    raw = buffer.getvalue()
+    return [raw[i:i + 1000] for i in range(0, len(raw), 1000)]  # arrives in chunks
+
+
+def member(name: str, kind=tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, link, 0o755
+    return info
+
+
+@pytest.fixture
+def outside(tmp_path):
+    victim = tmp_path / "outside"
+    victim.mkdir()
+    return victim
+
+
+def test_a_member_through_a_symlink_is_not_written(tmp_path, outside):
+    dest = tmp_path / "root"
+    dest.mkdir()
+    stats = extract(tar_of((member("evil", tarfile.SYMTYPE, str(outside)), b""),
+                           (member("evil/planted"), b"pwned")), dest)
+    assert list(outside.iterdir()) == []
+    assert stats.skipped == {"parent is not a directory": 1}
+    assert (dest / "evil").is_symlink()
+
+
+def test_dotdot_and_hardlinks_through_links_are_refused(tmp_path, outside):
+    (outside / "secret").write_text("host file")
+    dest = tmp_path / "root"
+    dest.mkdir()
+    stats = extract(tar_of((member("../escape"), b"x"),
+                           (member("l", tarfile.SYMTYPE, str(outside)), b""),
+                           (member("stolen", tarfile.LNKTYPE, "l/secret"), b"")), dest)
+    assert not (tmp_path / "escape").exists()
+    assert not (dest / "stolen").exists()
+    assert stats.skipped == {"unsafe name": 1, "hard link to a missing or unsafe member": 1}
+
+
+def test_regular_content_modes_and_special_files(tmp_path):
+    dest = tmp_path / "root"
+    dest.mkdir()
+    suid = member("usr/bin/tool")
+    suid.mode = 0o4755
+    stats = extract(tar_of((member("usr/", tarfile.DIRTYPE), b""), (suid, b"ELF"),
+                           (member("usr/bin/alias", tarfile.LNKTYPE, "usr/bin/tool"), b""),
+                           (member("dev/null", tarfile.CHRTYPE), b"")), dest)
+    assert (dest / "usr/bin/tool").read_bytes() == b"ELF"
+    assert (dest / "usr/bin/tool").stat().st_mode & 0o7777 == 0o755  # set-id dropped
+    assert (dest / "usr/bin/alias").stat().st_ino == (dest / "usr/bin/tool").stat().st_ino
+    assert not (dest / "dev/null").exists()
+    assert stats.files == 1 and stats.skipped == {"device, FIFO or other special file": 1}
