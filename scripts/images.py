@@ -6,6 +6,7 @@ Each reference directory holds a Dockerfile (taking ``ARG BASE_IMAGE``) and an `
     base = "trixie"                 # BASE_IMAGE: a local Debian suite, or another reference image
     context = "."                   # build context relative to the repository (default: the dir)
     inputs = ["native"]             # extra paths whose content decides a rebuild
+    wheels = ["cryptography==50.0.2"]  # PyPI wheels fetched on the host into <dir>/wheels/
     [images]
     "fipscheck/openssl-fips:latest" = "openssl-fips"     # image name = Dockerfile target
 
@@ -89,6 +90,18 @@ def inputs_hash(directory: Path, spec: dict, base_id: str, target: str) -> str:
     return digest.hexdigest()
 
 
+def fetch_wheels(directory: Path, spec: dict) -> None:
+    """Download the pinned wheels with the host's pip: it has this machine's PyPI access
+    (mirror, proxy, CA), which a build container does not."""
+    wanted = spec.get("wheels", [])
+    if not wanted:
+        return
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                    "--only-binary", ":all:", "--platform", "manylinux2014_x86_64",
+                    "--platform", "manylinux_2_34_x86_64", "--python-version", "3.11",
+                    "--dest", str(directory / "wheels"), *wanted], check=True)
+
+
 def build(client: docker.DockerClient, directory: Path, spec: dict, name: str, target: str) -> None:
     base = base_image(spec["base"])
     wanted = inputs_hash(directory, spec, client.images.get(base).id, target)
@@ -133,6 +146,7 @@ def main() -> None:
         spec = specs[directory]
         if spec["base"] in producer:  # built on another reference image: build that first
             build_dir(producer[spec["base"]])
+        fetch_wheels(directory, spec)
         for name, target in spec["images"].items():
             build(client, directory, spec, name, target)
 

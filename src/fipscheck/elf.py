@@ -10,7 +10,9 @@ evidence error), never a crash and never a guess.
 
 from __future__ import annotations
 
+import mmap
 import os
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ ET_EXEC, ET_DYN = 2, 3
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH, DT_RUNPATH = 0, 1, 5, 10, 14, 15, 29
 DT_FLAGS_1 = 0x6FFFFFFB
-DF_1_NODEFLIB = 0x800
+DF_1_NODEFLIB, DF_1_PIE = 0x800, 0x08000000
 SHT_SYMTAB, SHT_DYNSYM = 2, 11
 MAX_TABLE = 1 << 16  # entries in a header table; more is a hostile or broken file
 MAX_READ = 64 << 20  # bytes in one structure (string table, section)
@@ -194,14 +196,32 @@ class ElfFile:
         header = next((s for s in self.sections if s.name == name), None)
         return None if header is None else self._read(header.offset, header.size)
 
-    def symbol_names(self) -> Iterator[str]:
-        """Names in .symtab and .dynsym (a stripped file has only the latter)."""
+    def symbol_names(self, defined_only: bool = False) -> Iterator[str]:
+        """Names in .symtab and .dynsym (a stripped file has only the latter); with
+        ``defined_only``, only symbols this file defines (not the ones it imports)."""
+        # st_shndx is the last field of a 32-bit Elf32_Sym and the fourth of an Elf64_Sym.
+        shndx_at = 6 if self.bits == 64 else 14
         for table in (s for s in self.sections if s.type in (SHT_SYMTAB, SHT_DYNSYM)):
-            if table.link >= len(self.sections) or table.entsize == 0:
+            if table.link >= len(self.sections) or table.entsize < shndx_at + 2:
                 raise ElfError(f"symbol table {table.name} is malformed")
             strings = self._read(self.sections[table.link].offset, self.sections[table.link].size)
             data = self._read(table.offset, table.size)
             for i in range(0, len(data) - table.entsize + 1, table.entsize):
                 offset = struct.unpack_from(self._e + "I", data, i)[0]  # st_name comes first
+                if defined_only and struct.unpack_from(self._e + "H", data, i + shndx_at)[0] == 0:
+                    continue  # SHN_UNDEF: an import
                 if 0 < offset < len(strings):
                     yield strings[offset:strings.find(b"\0", offset)].decode("utf-8", "surrogateescape")
+
+    def search(self, pattern: re.Pattern[bytes], section: str = ".rodata") -> list[bytes]:
+        """Distinct matches of ``pattern`` in a section, read through mmap so a large
+        section is scanned without being copied into memory."""
+        header = next((s for s in self.sections if s.name == section), None)
+        if header is None or header.size == 0:
+            return []
+        if header.offset + header.size > self.size:
+            raise ElfError(f"section {section} runs past the end of the file")
+        with mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ) as view:
+            found = {m.group(0) for m in pattern.finditer(view, header.offset,
+                                                          header.offset + header.size)}
+        return sorted(found)

@@ -4,14 +4,18 @@ to know about binaries start from this inventory instead of walking again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..elf import MAGIC, DynamicInfo, ElfError, ElfFile
 from ..errors import EvidenceError
 
 if TYPE_CHECKING:
+    from ..fs import RootFilesystem
     from ..runner import ScanContext
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,3 +68,9 @@ def inventory(ctx: ScanContext) -> Inventory:
             found.unreadable.append(f"{entry.path}: {error}")
     found.unreadable[:0] = fs.unreadable
     return found
+
+
+def read_elf(fs: RootFilesystem, path: str, read: Callable[[ElfFile], T]) -> T:
+    """Open one ELF file of the root again, for a probe that needs more than the summary."""
+    with fs.open(path) as f:
+        return read(ElfFile(f))

@@ -1,14 +1,21 @@
-"""Shared libraries of banned crypto families present in the target's filesystem, recognised
-by file name or by SONAME (so a renamed GnuTLS is still GnuTLS)."""
+"""Crypto in the target outside the FIPS module: shared libraries of banned families,
+recognised by file name or by SONAME (so a renamed GnuTLS is still GnuTLS), and programs or
+extension modules that carry their own crypto, recognised by what they contain (defined
+symbols, version banners): statically linked OpenSSL, BoringSSL, AWS-LC, ring or aws-lc-rs,
+libcrypto copies other than the FIPS provider's, pycryptodome's C modules."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..elf import ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
 from ..policy import BannedLibrary
-from .inventory import inventory
+from .inventory import ElfSummary, inventory, read_elf
+from .linkage import is_libcrypto, libcrypto_copies
+from .signatures import LIBCRYPTO_NAME, carried_crypto
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -21,10 +28,11 @@ class BannedLibraryFound:
     reason: str
     soname: str | None
     aliases: list[str] = field(default_factory=list)  # symlinks that lead to it
+    evidence: dict[str, object] = field(default_factory=dict)  # banners, symbols, versions
 
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "family": self.family, "reason": self.reason,
-                "soname": self.soname, "aliases": self.aliases}
+                "soname": self.soname, "aliases": self.aliases, **self.evidence}
 
 
 @dataclass
@@ -32,22 +40,59 @@ class BannedLibraries:
     found: list[BannedLibraryFound]
     files_examined: int
     unreadable: list[str]
+    malformed: dict[str, str] = field(default_factory=dict)
 
 
 def _family(name: str | None, banned: tuple[BannedLibrary, ...]) -> BannedLibrary | None:
     return next((b for b in banned if name and b.file_name.match(name)), None)
 
 
+PYCRYPTODOME = re.compile(r"/(Crypto|Cryptodome)/(Cipher|Hash|PublicKey|Protocol)/_\w+\.[\w.-]*so$")
+
+
+def _bundled(ctx: ScanContext, elf: ElfSummary, fips_tree: tuple[str, ...],
+             malformed: dict[str, str]) -> BannedLibraryFound | None:
+    soname = elf.dynamic.soname
+    if PYCRYPTODOME.search(elf.path):
+        return BannedLibraryFound(elf.path, "pycryptodome", "pycryptodome's own C crypto, "
+                                  "outside the FIPS module", soname)
+    if elf.type not in (ET_EXEC, ET_DYN) or elf.path.startswith(fips_tree):
+        return None
+    needs = any(LIBCRYPTO_NAME.match(n) for n in elf.dynamic.needed)
+    try:
+        carried = read_elf(ctx.target.filesystem, elf.path, lambda e: carried_crypto(e, needs))
+    except (ElfError, OSError) as error:
+        malformed[elf.path] = str(error)
+        return None
+    if carried is None:
+        return None
+    return BannedLibraryFound(elf.path, f"bundled {carried.family}", carried.why, soname,
+                              evidence={"banners": list(carried.banners),
+                                        "symbols": list(carried.symbols)})
+
+
 def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
     fs = ctx.target.filesystem
     banned = ctx.policy.banned_libraries
     files = ctx.evidence(inventory)
+    copies = {c.path: c for c in ctx.evidence(libcrypto_copies)}
+    # The FIPS libcrypto and the provider directory it loads from are the module itself.
+    fips_tree = tuple(p for c in copies.values() if c.is_fips
+                      for p in (c.path, c.modules_dir.rstrip("/") + "/"))
     found: dict[str, BannedLibraryFound] = {}
+    malformed = dict(files.malformed)
     for elf in files.elf:
         soname = elf.dynamic.soname
         family = _family(soname, banned) or _family(elf.path.rsplit("/", 1)[-1], banned)
+        copy = copies.get(elf.path) if is_libcrypto(elf) else None
         if family:
             found[elf.path] = BannedLibraryFound(elf.path, family.family, family.reason, soname)
+        elif copy is not None and not copy.is_fips:
+            found[elf.path] = BannedLibraryFound(
+                elf.path, "libcrypto copy", "a libcrypto other than the FIPS provider's: its "
+                "programs do not use the FIPS module", soname, evidence=copy.to_dict())
+        elif copy is None and (bundled := _bundled(ctx, elf, fips_tree, malformed)):
+            found[elf.path] = bundled
     for link in files.symlinks:
         try:
             resolved = fs.resolve(link)
@@ -56,4 +101,4 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
         if resolved in found:
             found[resolved].aliases.append(link)
     return BannedLibraries(sorted(found.values(), key=lambda f: f.path), files.files,
-                           files.unreadable)
+                           files.unreadable, malformed)

@@ -1,0 +1,130 @@
+"""What glibc's dynamic loader consults to find a shared object, read from a scanned root:
+``/etc/ld.so.cache`` (its binary format), ``/etc/ld.so.conf`` with its includes (what
+``ldconfig`` would put in the cache), and the default directories.
+
+The cache is parsed here because no maintained Python library reads it; the layout follows
+glibc's ``sysdeps/generic/dl-cache.h``: an optional old ``ld.so-1.7.0`` table, then the new
+``glibc-ld.so.cache1.1`` header with 24-byte entries whose string offsets count from the new
+header.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import struct
+from dataclasses import dataclass, field
+
+from .errors import EvidenceError
+from .fs import RootFilesystem
+
+CACHE = "/etc/ld.so.cache"
+OLD_MAGIC = b"ld.so-1.7.0"
+NEW_MAGIC = b"glibc-ld.so.cache1.1"
+NEW_HEADER = struct.Struct("<20sII")  # magic+version, nlibs, len_strings
+NEW_ENTRY = struct.Struct("<iIIIQ")  # flags, key, value, osversion, hwcap
+OLD_ENTRY_SIZE = 12  # flags, key, value (int32 each)
+HEADER_SIZE = 48  # the new header, with flags, extension offset and padding
+MAX_INCLUDE_DEPTH = 16
+
+# Directories ld.so searches last, per architecture (bits, e_machine): Debian's multiarch
+# directories first where the distribution has them, then the lib64 or lib pair.
+MULTIARCH = {(64, 62): "x86_64-linux-gnu", (64, 183): "aarch64-linux-gnu",
+             (32, 3): "i386-linux-gnu", (32, 40): "arm-linux-gnueabihf",
+             (64, 21): "powerpc64le-linux-gnu", (64, 22): "s390x-linux-gnu"}
+
+
+class LoaderConfigError(EvidenceError):
+    """A loader file exists but cannot be read as what it claims to be."""
+
+
+def default_dirs(arch: tuple[int, int]) -> tuple[str, ...]:
+    triplet = MULTIARCH.get(arch)
+    multiarch = (f"/lib/{triplet}", f"/usr/lib/{triplet}") if triplet else ()
+    lib = ("/lib64", "/usr/lib64") if arch[0] == 64 else ("/lib", "/usr/lib")
+    return (*multiarch, *lib) if arch[0] == 32 else (*multiarch, *lib, "/lib", "/usr/lib")
+
+
+def parse_cache(data: bytes) -> dict[str, list[str]]:
+    """Library name -> paths, in the cache's order (ld.so takes the first that fits)."""
+    start = 0
+    if data.startswith(OLD_MAGIC):
+        (count,) = struct.unpack_from("<I", data, 12)
+        start = 16 + count * OLD_ENTRY_SIZE
+        start += -start % 8  # the new table is aligned after the old one
+    if data[start:start + len(NEW_MAGIC)] != NEW_MAGIC:
+        raise LoaderConfigError(f"{CACHE} has no {NEW_MAGIC.decode()} table")
+    if len(data) < start + HEADER_SIZE:
+        raise LoaderConfigError(f"{CACHE} is truncated in its header")
+    _, nlibs, len_strings = NEW_HEADER.unpack_from(data, start)
+    entries_end = start + HEADER_SIZE + nlibs * NEW_ENTRY.size
+    if entries_end + len_strings > len(data):
+        raise LoaderConfigError(f"{CACHE} claims {nlibs} entries and {len_strings} bytes of "
+                                f"strings, more than its {len(data)} bytes")
+
+    def string(offset: int) -> str:
+        at = start + offset
+        end = data.find(b"\0", at)
+        if not entries_end <= at < len(data) or end < 0:
+            raise LoaderConfigError(f"{CACHE} string offset {offset} is out of range")
+        return data[at:end].decode("utf-8", "surrogateescape")
+
+    found: dict[str, list[str]] = {}
+    for i in range(nlibs):
+        _flags, key, value, _os, _hwcap = NEW_ENTRY.unpack_from(data, start + HEADER_SIZE
+                                                                + i * NEW_ENTRY.size)
+        found.setdefault(string(key), []).append(string(value))
+    return found
+
+
+@dataclass
+class LoaderConfig:
+    """The search inputs that do not depend on the object being loaded."""
+
+    cache: dict[str, list[str]] | None  # None: no usable cache in the root
+    cache_note: str  # why the cache is or is not used
+    conf_dirs: tuple[str, ...] = ()  # from ld.so.conf, used when the cache cannot answer
+    problems: list[str] = field(default_factory=list)
+
+
+def read_conf(fs: RootFilesystem, path: str = "/etc/ld.so.conf",
+              depth: int = 0, seen: set[str] | None = None) -> list[str]:
+    """Directories listed by ld.so.conf, following ``include`` globs (as ldconfig does)."""
+    seen = set() if seen is None else seen
+    if depth > MAX_INCLUDE_DEPTH or path in seen or not fs.is_file(path):
+        return []
+    seen.add(path)
+    dirs: list[str] = []
+    for line in fs.read_text(path).splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("include"):
+            for pattern in line.split()[1:]:
+                if not pattern.startswith("/"):
+                    pattern = path.rsplit("/", 1)[0] + "/" + pattern
+                for included in _glob(fs, pattern):
+                    dirs += read_conf(fs, included, depth + 1, seen)
+        elif line and not line.startswith("hwcap"):
+            dirs.append(line.split("=", 1)[0].rstrip("/") or "/")
+    return dirs
+
+
+def _glob(fs: RootFilesystem, pattern: str) -> list[str]:
+    directory, name = pattern.rsplit("/", 1)
+    try:
+        names = [e.name for e in fs.walk(directory or "/") if e.path.count("/") ==
+                 (directory.rstrip("/") + "/x").count("/")]
+    except (OSError, EvidenceError):
+        return []
+    return sorted(f"{directory}/{n}" for n in names if fnmatch.fnmatchcase(n, name))
+
+
+def loader_config(fs: RootFilesystem) -> LoaderConfig:
+    conf_dirs = tuple(dict.fromkeys(read_conf(fs)))
+    if not fs.exists(CACHE):
+        return LoaderConfig(None, f"{CACHE} is missing: ld.so.conf directories stand in for it",
+                            conf_dirs)
+    try:
+        cache = parse_cache(fs.read_bytes(CACHE))
+    except (LoaderConfigError, struct.error) as error:
+        return LoaderConfig(None, f"{CACHE} is unusable ({error}): ld.so.conf directories "
+                            "stand in for it", conf_dirs, [str(error)])
+    return LoaderConfig(cache, f"{CACHE} with {sum(map(len, cache.values()))} entries", conf_dirs)

@@ -1,0 +1,92 @@
+"""What crypto an ELF object carries inside itself, recognised by what it contains rather
+than by its name: version banners in read-only data and the symbols it defines.
+
+A banner alone does not mean bundled crypto: ``openssl`` prints the version it was compiled
+against, so it carries OpenSSL's banner while linking the system libcrypto. Crypto is carried
+when the object defines the library's functions, or carries its banner without needing any
+libcrypto to be loaded."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..elf import ElfFile
+
+# One pattern for every banner, so a section is scanned once. BoringSSL's banner is the bare
+# word, which other libraries mention too (curl lists its TLS backends): its symbols decide.
+BANNERS = re.compile(
+    rb"OpenSSL \d+\.\d+\.\d+[a-z]?(?:-[\w.]+)? {1,2}\d{1,2} [A-Z][a-z]{2} \d{4}"
+    rb"|AWS-LC(?: FIPS)? \d+\.\d+\.\d+|LibreSSL \d+\.\d+\.\d+")
+MODULESDIR = re.compile(rb'MODULESDIR: "[^"\0]{1,4096}"')
+LIBCRYPTO_NAME = re.compile(r"^libcrypto(-[0-9a-f]{8})?\.so(\.[\d.]+)?$")
+
+# Symbol prefixes and names that only a crypto library defines. ``ring`` and ``aws-lc-rs``
+# prefix their C symbols with the crate version; aws-lc-rs in FIPS mode uses ``aws_lc_fips_``.
+SYMBOL_FAMILIES = (
+    (re.compile(r"^ring_core_\d+_\d+_\d+_"), "ring", "Rust ring carries its own non-FIPS crypto"),
+    (re.compile(r"^aws_lc_(?!fips_)\d+_\d+_\d+_"), "aws-lc-rs",
+     "aws-lc-rs built without its FIPS module"),
+    (re.compile(r"^BORINGSSL_self_test$"), "boringssl", "BoringSSL carries its own crypto"),
+    (re.compile(r"^(EVP_DigestInit_ex|OPENSSL_init_crypto|SHA256_Init)$"), "openssl",
+     "defines OpenSSL's crypto functions itself"),
+)
+
+
+@dataclass(frozen=True)
+class CryptoSignature:
+    family: str  # openssl, boringssl, aws-lc, libressl, ring, aws-lc-rs
+    why: str
+    banners: tuple[str, ...] = ()
+    symbols: tuple[str, ...] = ()
+
+
+def banners(elf: ElfFile) -> list[str]:
+    return [b.decode("ascii", "replace") for b in elf.search(BANNERS)]
+
+
+def _banner_family(banner: str) -> str:
+    for prefix, family in (("AWS-LC", "aws-lc"), ("LibreSSL", "libressl")):
+        if banner.startswith(prefix):
+            return family
+    return "openssl"
+
+
+def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | None:
+    """The crypto this object carries itself, or None. ``needs_libcrypto``: it has a
+    DT_NEEDED libcrypto (then a banner is only the version it was compiled against)."""
+    symbols: dict[str, list[str]] = {}
+    reasons = {family: why for _, family, why in SYMBOL_FAMILIES}
+    for name in elf.symbol_names(defined_only=True):
+        family = next((f for pattern, f, _ in SYMBOL_FAMILIES if pattern.match(name)), None)
+        if family:
+            symbols.setdefault(family, []).append(name)
+    found = tuple(banners(elf))
+    if symbols:
+        # A named library (ring, BoringSSL...) says more than OpenSSL-compatible functions.
+        family = next((f for f in symbols if f != "openssl"), None) or (
+            _banner_family(found[0]) if found else "openssl")
+        names = symbols.get(family) or symbols["openssl"]
+        return CryptoSignature(family, reasons.get(family, reasons["openssl"]), found,
+                               tuple(sorted(set(names))[:5]))
+    if found and not needs_libcrypto:
+        return CryptoSignature(_banner_family(found[0]), "carries a crypto library's version "
+                               "banner and loads no libcrypto", found)
+    return None
+
+
+def modules_dir(elf: ElfFile) -> str | None:
+    """The provider directory compiled into an OpenSSL 3 libcrypto."""
+    found = elf.search(MODULESDIR)
+    return found[0].split(b'"')[1].decode("utf-8", "surrogateescape") if found else None
+
+
+def provider_version(elf: ElfFile) -> str | None:
+    """The version an OpenSSL 3 provider module reports: its only bare x.y.z string."""
+    found = elf.search(re.compile(rb"(?<=\0)\d+\.\d+\.\d+(?=\0)"))
+    return found[0].decode() if len(found) == 1 else None
+
+
+def openssl_version(banner: str) -> str | None:
+    match = re.match(r"OpenSSL (\d+\.\d+\.\d+[a-z]?)", banner)
+    return match.group(1) if match else None
