@@ -34,6 +34,10 @@ class Entry:
         return stat.S_ISREG(self.mode)
 
     @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.mode)
+
+    @property
     def is_symlink(self) -> bool:
         return stat.S_ISLNK(self.mode)
 
@@ -103,14 +107,30 @@ class RootFilesystem:
             return False
 
     def open(self, path: str):
-        """Open a regular file for reading. O_NOFOLLOW guards the last component (resolved
-        already), O_NONBLOCK keeps a FIFO from hanging us until fstat rejects it."""
-        fd = os.open(self.host_path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        """Open a regular file for reading. A device is refused before it is opened (opening
+        some has effects); O_NOFOLLOW guards the last component (resolved already),
+        O_NONBLOCK keeps a FIFO swapped in meanwhile from hanging us until fstat rejects it."""
+        host_path = self.host_path(path)
+        if not stat.S_ISREG(os.lstat(host_path).st_mode):
+            raise EvidenceError(f"{path} is not a regular file")
+        return self._open_host(host_path, path)
+
+    @staticmethod
+    def _open_host(host_path: str, path: str):
+        fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise EvidenceError(f"{path} is not a regular file")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
+
+    def open_entry(self, entry: Entry):
+        """Open a regular file the walk listed, without resolving its path again: the walk
+        never descends through a link, so only the last component can be one, and
+        O_NOFOLLOW refuses that. (Resolving every path costs one lstat per component.)"""
+        if not entry.is_file:
+            raise EvidenceError(f"{entry.path} is not a regular file")
+        return self._open_host(self._host(entry.path), entry.path)
 
     def read_bytes(self, path: str, limit: int | None = None) -> bytes:
         with self.open(path) as f:
@@ -121,6 +141,9 @@ class RootFilesystem:
 
     def readlink(self, path: str) -> str:
         return os.readlink(self._host(path))
+
+    def listdir(self, path: str) -> list[str]:
+        return os.listdir(self.host_path(path))
 
     def walk(self, top: str = "/") -> Iterator[Entry]:
         """Every name below ``top`` (itself resolved inside the root), depth first, links not

@@ -110,8 +110,7 @@ def read_conf(fs: RootFilesystem, path: str = "/etc/ld.so.conf",
 def _glob(fs: RootFilesystem, pattern: str) -> list[str]:
     directory, name = pattern.rsplit("/", 1)
     try:
-        names = [e.name for e in fs.walk(directory or "/") if e.path.count("/") ==
-                 (directory.rstrip("/") + "/x").count("/")]
+        names = fs.listdir(directory or "/")
     except (OSError, EvidenceError):
         return []
     return sorted(f"{directory}/{n}" for n in names if fnmatch.fnmatchcase(n, name))

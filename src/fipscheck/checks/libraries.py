@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 @check("libraries.banned", "No shared library of GnuTLS, Nettle/Hogweed, libgcrypt, mbedTLS "
-       "or libsodium anywhere in the target")
+       "or libsodium anywhere in the target, and no program or module with its own crypto "
+       "(static OpenSSL/BoringSSL/AWS-LC, ring, aws-lc-rs, pycryptodome, a second libcrypto)")
 def banned_libraries(ctx: ScanContext) -> Outcome:
     result = find_banned_libraries(ctx)
     families = sorted({b.family for b in ctx.policy.banned_libraries})
@@ -21,9 +22,11 @@ def banned_libraries(ctx: ScanContext) -> Outcome:
         return failed(f"{len(result.found)} banned crypto libraries: {paths}",
                       found=[f.to_dict() for f in result.found],
                       files_examined=result.files_examined, families=families)
-    if result.unreadable:
+    if result.unreadable or result.malformed:
         return errored(f"no banned library among the files read, but {len(result.unreadable)} "
-                       "directories could not be read", unreadable=result.unreadable[:50],
+                       f"paths could not be read and {len(result.malformed)} ELF files could "
+                       "not be parsed", unreadable=result.unreadable[:50],
+                       malformed=dict(list(result.malformed.items())[:50]),
                        files_examined=result.files_examined)
     return passed(f"no banned crypto library among {result.files_examined} files",
                   files_examined=result.files_examined, families=families)

@@ -42,20 +42,27 @@ class Inventory:
     malformed: dict[str, str] = field(default_factory=dict)  # path -> why it could not be read
     symlinks: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    special: list[str] = field(default_factory=list)  # devices, FIFOs, sockets: never opened
+    undecodable: list[str] = field(default_factory=list)  # names that are not UTF-8
 
 
 def inventory(ctx: ScanContext) -> Inventory:
     fs = ctx.target.filesystem
     found = Inventory()
     for entry in fs.walk():
+        if not entry.path.isprintable() and _undecodable(entry.path):
+            found.undecodable.append(entry.path.encode("utf-8", "surrogateescape").decode(
+                "utf-8", "backslashreplace"))
         if entry.is_symlink:
             found.symlinks.append(entry.path)
             continue
         if not entry.is_file:
+            if not entry.is_dir:
+                found.special.append(entry.path)
             continue
         found.files += 1
         try:
-            with fs.open(entry.path) as f:
+            with fs.open_entry(entry) as f:
                 if f.read(4) != MAGIC:
                     continue
                 elf = ElfFile(f)
@@ -68,6 +75,14 @@ def inventory(ctx: ScanContext) -> Inventory:
             found.unreadable.append(f"{entry.path}: {error}")
     found.unreadable[:0] = fs.unreadable
     return found
+
+
+def _undecodable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # os.fsdecode kept the bytes as lone surrogates
+        return True
+    return False
 
 
 def read_elf(fs: RootFilesystem, path: str, read: Callable[[ElfFile], T]) -> T:

@@ -47,15 +47,13 @@ def _family(name: str | None, banned: tuple[BannedLibrary, ...]) -> BannedLibrar
     return next((b for b in banned if name and b.file_name.match(name)), None)
 
 
-PYCRYPTODOME = re.compile(r"/(Crypto|Cryptodome)/(Cipher|Hash|PublicKey|Protocol)/_\w+\.[\w.-]*so$")
+# pycryptodome's C modules: one finding per installed package, its modules as evidence.
+PYCRYPTODOME = re.compile(r"^(.*/(?:Crypto|Cryptodome))/(?:Cipher|Hash|PublicKey|Protocol)/_\w+\.[\w.-]*so$")
 
 
 def _bundled(ctx: ScanContext, elf: ElfSummary, fips_tree: tuple[str, ...],
              malformed: dict[str, str]) -> BannedLibraryFound | None:
     soname = elf.dynamic.soname
-    if PYCRYPTODOME.search(elf.path):
-        return BannedLibraryFound(elf.path, "pycryptodome", "pycryptodome's own C crypto, "
-                                  "outside the FIPS module", soname)
     if elf.type not in (ET_EXEC, ET_DYN) or elf.path.startswith(fips_tree):
         return None
     needs = any(LIBCRYPTO_NAME.match(n) for n in elf.dynamic.needed)
@@ -91,6 +89,11 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
             found[elf.path] = BannedLibraryFound(
                 elf.path, "libcrypto copy", "a libcrypto other than the FIPS provider's: its "
                 "programs do not use the FIPS module", soname, evidence=copy.to_dict())
+        elif package := PYCRYPTODOME.match(elf.path):
+            finding = found.setdefault(package.group(1), BannedLibraryFound(
+                package.group(1), "pycryptodome", "pycryptodome implements its crypto in its "
+                "own C modules, outside the FIPS module", None, evidence={"modules": []}))
+            finding.evidence["modules"].append(elf.path)  # type: ignore[union-attr]
         elif copy is None and (bundled := _bundled(ctx, elf, fips_tree, malformed)):
             found[elf.path] = bundled
     for link in files.symlinks:
