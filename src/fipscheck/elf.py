@@ -213,15 +213,16 @@ class ElfFile:
                 if 0 < offset < len(strings):
                     yield strings[offset:strings.find(b"\0", offset)].decode("utf-8", "surrogateescape")
 
-    def search(self, pattern: re.Pattern[bytes], section: str = ".rodata") -> list[bytes]:
-        """Distinct matches of ``pattern`` in a section, read through mmap so a large
-        section is scanned without being copied into memory."""
-        header = next((s for s in self.sections if s.name == section), None)
-        if header is None or header.size == 0:
+    def search(self, pattern: re.Pattern[bytes], sections: tuple[str, ...] = (".rodata",)) -> list[bytes]:
+        """Distinct matches of ``pattern`` in the named sections, read through mmap so a
+        large section is scanned without being copied into memory."""
+        headers = [s for s in self.sections if s.name in sections and s.size]
+        if not headers:
             return []
-        if header.offset + header.size > self.size:
-            raise ElfError(f"section {section} runs past the end of the file")
+        for header in headers:
+            if header.offset + header.size > self.size:
+                raise ElfError(f"section {header.name} runs past the end of the file")
         with mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ) as view:
-            found = {m.group(0) for m in pattern.finditer(view, header.offset,
-                                                          header.offset + header.size)}
+            found = {m.group(0) for h in headers
+                     for m in pattern.finditer(view, h.offset, h.offset + h.size)}
         return sorted(found)

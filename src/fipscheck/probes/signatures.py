@@ -17,7 +17,11 @@ from ..elf import ElfFile
 # word, which other libraries mention too (curl lists its TLS backends): its symbols decide.
 BANNERS = re.compile(
     rb"OpenSSL \d+\.\d+\.\d+[a-z]?(?:-[\w.]+)? {1,2}\d{1,2} [A-Z][a-z]{2} \d{4}"
-    rb"|AWS-LC(?: FIPS)? \d+\.\d+\.\d+|LibreSSL \d+\.\d+\.\d+")
+    rb"|AWS-LC(?: FIPS)? \d+\.\d+\.\d+|LibreSSL \d+\.\d+\.\d+"
+    rb"|CRYPTOGAMS by <appro@openssl\.org>")
+# The credit line of OpenSSL's assembly primitives (shared by BoringSSL, AWS-LC and ring):
+# present even in a stripped static binary that never prints a version.
+CRYPTOGAMS = "CRYPTOGAMS by <appro@openssl.org>"
 MODULESDIR = re.compile(rb'MODULESDIR: "[^"\0]{1,4096}"')
 LIBCRYPTO_NAME = re.compile(r"^libcrypto(-[0-9a-f]{8})?\.so(\.[\d.]+)?$")
 
@@ -42,11 +46,13 @@ class CryptoSignature:
 
 
 def banners(elf: ElfFile) -> list[str]:
-    return [b.decode("ascii", "replace") for b in elf.search(BANNERS)]
+    # Assembly keeps its credit line in .text, next to the code.
+    return [b.decode("ascii", "replace") for b in elf.search(BANNERS, (".rodata", ".text"))]
 
 
 def _banner_family(banner: str) -> str:
-    for prefix, family in (("AWS-LC", "aws-lc"), ("LibreSSL", "libressl")):
+    for prefix, family in (("AWS-LC", "aws-lc"), ("LibreSSL", "libressl"),
+                           (CRYPTOGAMS, "openssl-derived")):
         if banner.startswith(prefix):
             return family
     return "openssl"
@@ -61,7 +67,7 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
         family = next((f for pattern, f, _ in SYMBOL_FAMILIES if pattern.match(name)), None)
         if family:
             symbols.setdefault(family, []).append(name)
-    found = tuple(banners(elf))
+    found = tuple(sorted(banners(elf), key=lambda b: b == CRYPTOGAMS))  # versions first
     if symbols:
         # A named library (ring, BoringSSL...) says more than OpenSSL-compatible functions.
         family = next((f for f in symbols if f != "openssl"), None) or (
@@ -69,6 +75,9 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
         names = symbols.get(family) or symbols["openssl"]
         return CryptoSignature(family, reasons.get(family, reasons["openssl"]), found,
                                tuple(sorted(set(names))[:5]))
+    if CRYPTOGAMS in found:
+        return CryptoSignature(_banner_family(found[0]), "carries OpenSSL-derived assembly "
+                               "crypto primitives (CRYPTOGAMS)", found)
     if found and not needs_libcrypto:
         return CryptoSignature(_banner_family(found[0]), "carries a crypto library's version "
                                "banner and loads no libcrypto", found)
