@@ -74,9 +74,11 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
     banned = ctx.policy.banned_libraries
     files = ctx.evidence(inventory)
     copies = {c.path: c for c in ctx.evidence(libcrypto_copies)}
-    # The FIPS libcrypto and the provider directory it loads from are the module itself.
+    # The FIPS libcrypto and the provider and engine directories of its build are the
+    # module's own (the padlock engine carries OpenSSL's assembly, as libcrypto does).
     fips_tree = tuple(p for c in copies.values() if c.is_fips
-                      for p in (c.path, c.modules_dir.rstrip("/") + "/"))
+                      for p in (c.path, *(d.rstrip("/") + "/" for d in (c.modules_dir,
+                                                                        c.engines_dir) if d)))
     found: dict[str, BannedLibraryFound] = {}
     malformed = dict(files.malformed)
     for elf in files.elf:

@@ -32,7 +32,7 @@ from .signatures import (
     CryptoSignature,
     banners,
     carried_crypto,
-    modules_dir,
+    compiled_dirs,
     openssl_version,
     provider_version,
 )
@@ -53,6 +53,7 @@ class LibcryptoCopy:
     path: str
     version: str | None  # from its banner
     modules_dir: str | None  # where it looks for providers
+    engines_dir: str | None  # and for engines: both hold parts of its own build
     fips_module: str | None  # the fips.so there, if any
     fips_module_version: str | None
 
@@ -62,6 +63,7 @@ class LibcryptoCopy:
 
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "version": self.version, "modules_dir": self.modules_dir,
+                "engines_dir": self.engines_dir,
                 "fips_module": self.fips_module, "fips_module_version": self.fips_module_version}
 
 
@@ -73,9 +75,9 @@ def libcrypto_copies(ctx: ScanContext) -> list[LibcryptoCopy]:
     for elf in ctx.evidence(inventory).elf:
         if not is_libcrypto(elf):
             continue
-        found = read_elf(fs, elf.path, lambda e: (banners(e), modules_dir(e)))
-        versions = [v for v in map(openssl_version, found[0]) if v]
-        directory = modules_env or found[1]
+        found, dirs = read_elf(fs, elf.path, lambda e: (banners(e), compiled_dirs(e)))
+        versions = [v for v in map(openssl_version, found) if v]
+        directory = modules_env or dirs.get("MODULESDIR")
         module = f"{directory.rstrip('/')}/fips.so" if directory else None
         module_version = None
         if module and fs.is_file(module):
@@ -86,7 +88,7 @@ def libcrypto_copies(ctx: ScanContext) -> list[LibcryptoCopy]:
         else:
             module = None
         copies.append(LibcryptoCopy(elf.path, versions[0] if versions else None, directory,
-                                    module, module_version))
+                                    dirs.get("ENGINESDIR"), module, module_version))
     return copies
 
 

@@ -22,7 +22,7 @@ BANNERS = re.compile(
 # The credit line of OpenSSL's assembly primitives (shared by BoringSSL, AWS-LC and ring):
 # present even in a stripped static binary that never prints a version.
 CRYPTOGAMS = "CRYPTOGAMS by <appro@openssl.org>"
-MODULESDIR = re.compile(rb'MODULESDIR: "[^"\0]{1,4096}"')
+COMPILED_DIRS = re.compile(rb'(?:MODULESDIR|ENGINESDIR): "[^"\0]{1,4096}"')
 LIBCRYPTO_NAME = re.compile(r"^libcrypto(-[0-9a-f]{8})?\.so(\.[\d.]+)?$")
 
 # Symbol prefixes and names that only a crypto library defines. ``ring`` and ``aws-lc-rs``
@@ -70,8 +70,9 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
     found = tuple(sorted(banners(elf), key=lambda b: b == CRYPTOGAMS))  # versions first
     if symbols:
         # A named library (ring, BoringSSL...) says more than OpenSSL-compatible functions.
+        versions = [b for b in found if b != CRYPTOGAMS]
         family = next((f for f in symbols if f != "openssl"), None) or (
-            _banner_family(found[0]) if found else "openssl")
+            _banner_family(versions[0]) if versions else "openssl")
         names = symbols.get(family) or symbols["openssl"]
         return CryptoSignature(family, reasons.get(family, reasons["openssl"]), found,
                                tuple(sorted(set(names))[:5]))
@@ -84,10 +85,11 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
     return None
 
 
-def modules_dir(elf: ElfFile) -> str | None:
-    """The provider directory compiled into an OpenSSL 3 libcrypto."""
-    found = elf.search(MODULESDIR)
-    return found[0].split(b'"')[1].decode("utf-8", "surrogateescape") if found else None
+def compiled_dirs(elf: ElfFile) -> dict[str, str]:
+    """The provider and engine directories compiled into an OpenSSL 3 libcrypto, as
+    ``{"MODULESDIR": ..., "ENGINESDIR": ...}``."""
+    return dict(m.decode("utf-8", "surrogateescape").rstrip('"').split(': "', 1)
+                for m in elf.search(COMPILED_DIRS))
 
 
 def provider_version(elf: ElfFile) -> str | None:

@@ -9,6 +9,7 @@ to run something inside it. ``close`` removes both, whatever happened before.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tarfile
 import tempfile
@@ -30,6 +31,21 @@ from .engine import (
 from .export import ExtractStats, extract
 
 KEEPALIVE = ["sleep", "infinity"]
+TMPFS = "/dev/shm"
+
+
+def scratch_dir(needed: int) -> Path:
+    """Where to unpack an image: tmpfs when it has room to spare, else the temp directory.
+    Measured (bench/read_image.py, 246 MiB image): unpacking to disk took 9.4 s and removing
+    it 3.8 s, to tmpfs 3.7 s and 0.3 s; ``docker save`` alone took 3.5 s to stream, before
+    its layers and whiteouts are applied, so the export of a created container stays."""
+    try:
+        room = os.statvfs(TMPFS)
+        tmpfs_free = room.f_bavail * room.f_frsize
+    except OSError:
+        tmpfs_free = 0
+    parent = TMPFS if tmpfs_free > 4 * needed else None
+    return Path(tempfile.mkdtemp(prefix="fipscheck-rootfs-", dir=parent))
 
 
 class ImageTarget(Target):
@@ -81,7 +97,7 @@ class ImageTarget(Target):
     @property
     def filesystem(self) -> RootFilesystem:
         if self._fs is None:
-            self._tmp = Path(tempfile.mkdtemp(prefix="fipscheck-rootfs-"))
+            self._tmp = scratch_dir(int(self._image.attrs.get("Size") or 0))
             try:
                 self.export_stats = extract(self._container.export(), self._tmp)
             except APIError as error:
