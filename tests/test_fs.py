@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import stat
 
 import pytest
 
 from fipscheck.errors import EvidenceError, RootEscapeError
 from fipscheck.fs import RootFilesystem
+from fipscheck.model import Status
+from fipscheck.probes.inventory import inventory
+from fipscheck.runner import ScanContext, scan
+from fipscheck.targets.rootfs import RootfsTarget
 
 
 @pytest.fixture
@@ -65,3 +72,50 @@ def test_non_utf8_names_are_walked_and_read(root):
     fs = RootFilesystem(root)
     assert "/" + name in {e.path for e in fs.walk()}
     assert fs.read_bytes("/" + name) == b"x"
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """A root with everything a scan must survive: a device, a FIFO, a socket, link loops,
+    links out of the root, a non-UTF-8 name, a truncated ELF file and a real program."""
+    root = tmp_path / "root"
+    (root / "dev").mkdir(parents=True)
+    (root / "usr/bin").mkdir(parents=True)
+    os.mknod(root / "dev/zero", 0o666 | stat.S_IFCHR, os.makedev(1, 5))
+    os.mkfifo(root / "dev/fifo")
+    cwd = os.getcwd()
+    os.chdir(root / "dev")  # a socket path must be short: bind it relative
+    try:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind("sock")
+        sock.close()
+    finally:
+        os.chdir(cwd)
+    os.symlink("loop", root / "usr/bin/loop")
+    os.symlink("/usr/bin/../../../..", root / "usr/bin/up")
+    os.symlink("/etc/shadow", root / "usr/bin/shadow")  # the host has one, the root has not
+    (root / os.fsdecode(b"usr/bin/\xff\xfename")).write_bytes(b"\x7fELF\x02\x01\x01")
+    shutil.copy("/usr/bin/true", root / "usr/bin/true")
+    return root
+
+
+def test_hostile_root_is_walked_reported_and_never_left(hostile):
+    found = ScanContext(RootfsTarget(hostile)).evidence(inventory)
+    assert sorted(found.special) == ["/dev/fifo", "/dev/sock", "/dev/zero"]
+    assert found.undecodable == ["/usr/bin/\\xff\\xfename"]
+    assert [e.path for e in found.elf] == ["/usr/bin/true"]
+    assert list(found.malformed) == [os.fsdecode(b"/usr/bin/\xff\xfename")]
+    fs = RootFilesystem(hostile)
+    assert fs.resolve("/usr/bin/up") == "/"
+    assert not fs.exists("/usr/bin/shadow")
+    with pytest.raises(RootEscapeError):
+        fs.resolve("/usr/bin/loop/x")
+    for special in ("/dev/zero", "/dev/fifo", "/dev/sock"):
+        with pytest.raises(EvidenceError):
+            fs.open(special)
+
+
+def test_hostile_root_scans_to_an_error_not_a_crash(hostile):
+    report = scan(RootfsTarget(hostile), checks=["linkage.libcrypto", "libraries.banned"])
+    for result in report.checks:
+        assert result.status is Status.ERROR, result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..probes.inventory import inventory
 from ..probes.linkage import Closure, linkage
 from . import Outcome, check, errored, failed, not_applicable, passed
 
@@ -56,6 +57,12 @@ def libcrypto_linkage(ctx: ScanContext) -> Outcome:
         "programs_using_crypto": len(judged),
         "static_go_programs": found.left_to_go,  # go.fips-toolchain judges these
     }
+    files = ctx.evidence(inventory)
+    evidence["files_examined"] = files.files
+    if files.special:  # listed, never opened: a device or socket cannot be a program
+        evidence["special_files"] = files.special[:50]
+    if files.undecodable:
+        evidence["non_utf8_names"] = files.undecodable[:50]
     if found.malformed:
         evidence["malformed"] = dict(list(found.malformed.items())[:50])
     if found.unreadable:
