@@ -68,3 +68,21 @@ def run_in(engine):
         finally:
             container.remove(force=True)
     return run
+
+
+@pytest.fixture(scope="session")
+def static_scan(image):
+    """The static checks (linkage.libcrypto, libraries.banned) on a reference image, each
+    image exported and scanned once per session; results by check ID."""
+    from fipscheck.runner import scan
+    from fipscheck.targets import ImageTarget
+
+    reports: dict[str, dict] = {}
+
+    def scanned(name: str) -> dict:
+        if name not in reports:
+            with ImageTarget(image(name)) as target:
+                report = scan(target, checks=["linkage.libcrypto", "libraries.banned"])
+            reports[name] = {r.id: r for r in report.checks}
+        return reports[name]
+    return scanned

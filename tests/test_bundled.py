@@ -7,7 +7,6 @@ import shutil
 
 from fipscheck.model import Status
 from fipscheck.runner import scan
-from fipscheck.targets import ImageTarget
 from fipscheck.targets.rootfs import RootfsTarget
 
 SITE = "/usr/local/lib/python3.11/site-packages"
@@ -18,9 +17,8 @@ def banned(target) -> dict:
     return result
 
 
-def test_python_wheels_with_their_own_crypto(image, no_leaks):
-    with ImageTarget(image("fipscheck/bundled-python-wheels:latest")) as target:
-        result = banned(target)
+def test_python_wheels_with_their_own_crypto(static_scan):
+    result = static_scan("fipscheck/bundled-python-wheels:latest")["libraries.banned"]
     assert result.status is Status.FAIL
     found = {f["path"]: f for f in result.evidence["found"]}
     rust = found[f"{SITE}/cryptography/hazmat/bindings/_rust.abi3.so"]
@@ -36,17 +34,15 @@ def test_python_wheels_with_their_own_crypto(image, no_leaks):
     assert len(found) == 3
 
 
-def test_static_openssl_is_bundled_crypto(image, no_leaks):
-    with ImageTarget(image("fipscheck/linkage-static-openssl:latest")) as target:
-        result = banned(target)
+def test_static_openssl_is_bundled_crypto(static_scan):
+    result = static_scan("fipscheck/linkage-static-openssl:latest")["libraries.banned"]
     [finding] = result.evidence["found"]
     assert finding["path"] == "/usr/local/bin/static-openssl"
     assert finding["family"] == "bundled openssl" and "EVP_DigestInit_ex" in finding["symbols"]
 
 
-def test_second_libcrypto_copies_are_named(image, no_leaks):
-    with ImageTarget(image("fipscheck/linkage-second-libcrypto:latest")) as target:
-        result = banned(target)
+def test_second_libcrypto_copies_are_named(static_scan):
+    result = static_scan("fipscheck/linkage-second-libcrypto:latest")["libraries.banned"]
     copies = {f["path"]: f for f in result.evidence["found"]}
     assert set(copies) == {"/opt/legacy/lib/libcrypto.so.3", "/opt/vendored/libcrypto-vendor.so.3"}
     assert all(f["family"] == "libcrypto copy" for f in copies.values())
@@ -60,6 +56,11 @@ def test_renamed_library_is_known_by_its_soname(tmp_path):
     shutil.copy("/usr/lib/x86_64-linux-gnu/libgnutls.so.30", tmp_path / "opt/libtls-helper.so")
     [finding] = banned(RootfsTarget(tmp_path)).evidence["found"]
     assert (finding["path"], finding["family"]) == ("/opt/libtls-helper.so", "gnutls")
+
+
+def test_reference_image_has_no_bundled_crypto(static_scan):
+    result = static_scan("fipscheck/openssl-fips:latest")["libraries.banned"]
+    assert result.status is Status.PASS, result.evidence
 
 
 def test_programs_linking_the_system_libcrypto_are_not_bundled(tmp_path):

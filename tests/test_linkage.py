@@ -14,7 +14,6 @@ import pytest
 from fipscheck.model import Status
 from fipscheck.probes.linkage import linkage
 from fipscheck.runner import ScanContext, scan
-from fipscheck.targets import ImageTarget
 from fipscheck.targets.base import TargetConfig
 from fipscheck.targets.rootfs import RootfsTarget
 
@@ -176,13 +175,8 @@ def test_stripped_static_openssl_program_is_caught(tmp_path):
 
 
 # -- reference images ---------------------------------------------------------------------
-def scanned(name: str, check: str = "linkage.libcrypto"):
-    with ImageTarget(name) as target:
-        return scan(target, checks=[check]).checks[0]
-
-
-def test_reference_image_resolves_every_program_to_its_fips_libcrypto(image, no_leaks):
-    result = scanned(image("fipscheck/openssl-fips:latest"))
+def test_reference_image_resolves_every_program_to_its_fips_libcrypto(static_scan):
+    result = static_scan("fipscheck/openssl-fips:latest")["linkage.libcrypto"]
     assert result.status is Status.PASS, result.message
     fips = "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
     assert result.evidence["fips_libcrypto"] == [fips]
@@ -194,8 +188,8 @@ def test_reference_image_resolves_every_program_to_its_fips_libcrypto(image, no_
                                      "needed_by": "/usr/bin/openssl"}]
 
 
-def test_second_libcrypto_negatives(image, no_leaks):
-    result = scanned(image("fipscheck/linkage-second-libcrypto:latest"))
+def test_second_libcrypto_negatives(static_scan):
+    result = static_scan("fipscheck/linkage-second-libcrypto:latest")["linkage.libcrypto"]
     assert result.status is Status.FAIL
     problems = {f["program"]: f for f in result.evidence["failures"]}
     assert set(problems) == {"/usr/local/bin/rpath-legacy", "/usr/local/bin/mixed",
@@ -210,8 +204,8 @@ def test_second_libcrypto_negatives(image, no_leaks):
     assert copies["/opt/legacy/lib/libcrypto.so.3"]["version"].startswith("3.0.")
 
 
-def test_static_openssl_image_fails(image, no_leaks):
-    result = scanned(image("fipscheck/linkage-static-openssl:latest"))
+def test_static_openssl_image_fails(static_scan):
+    result = static_scan("fipscheck/linkage-static-openssl:latest")["linkage.libcrypto"]
     assert result.status is Status.FAIL
     [failure] = result.evidence["failures"]
     assert failure["program"] == "/usr/local/bin/static-openssl"
