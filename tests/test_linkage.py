@@ -70,28 +70,22 @@ def link_flags(root: Path, where: str, *names: str) -> list[str]:
     return [f"-L{root / where.lstrip('/')}", *(f"-l:{n}" for n in names)]
 
 
-def test_rpath_is_inherited_along_the_chain(build):
+@pytest.mark.parametrize("dtags, path, found_by", [
+    # DT_RPATH of the program serves its dependencies' dependencies too.
+    ("--disable-new-dtags", "/opt/a/libcrypto.so.3", "DT_RPATH of /usr/bin/app"),
+    # DT_RUNPATH serves only the program's own DT_NEEDED.
+    ("--enable-new-dtags", f"/{MULTIARCH}/libcrypto.so.3", "default directory"),
+])
+def test_rpath_is_inherited_and_runpath_is_not(build, dtags, path, found_by):
     root, library, program = build
     library(MULTIARCH, "libcrypto.so.3")
     library("/opt/a", "libcrypto.so.3")
     library("/opt/a", "libmid.so", *link_flags(root, "/opt/a", "libcrypto.so.3"))
-    program("/usr/bin/app", *link_flags(root, "/opt/a", "libmid.so"),
-            "-Wl,--disable-new-dtags", "-Wl,-rpath,/opt/a")
+    program("/usr/bin/app", *link_flags(root, "/opt/a", "libmid.so"), f"-Wl,{dtags}",
+            "-Wl,-rpath,/opt/a")
     [resolved] = libcrypto_of(root, "/usr/bin/app").libcrypto
-    assert (resolved.path, resolved.needed_by) == ("/opt/a/libcrypto.so.3", "/opt/a/libmid.so")
-    assert resolved.found_by == "DT_RPATH of /usr/bin/app"
-
-
-def test_runpath_serves_direct_dependencies_only(build):
-    root, library, program = build
-    library(MULTIARCH, "libcrypto.so.3")
-    library("/opt/a", "libcrypto.so.3")
-    library("/opt/a", "libmid.so", *link_flags(root, "/opt/a", "libcrypto.so.3"))
-    program("/usr/bin/app", *link_flags(root, "/opt/a", "libmid.so"),
-            "-Wl,--enable-new-dtags", "-Wl,-rpath,/opt/a")
-    [resolved] = libcrypto_of(root, "/usr/bin/app").libcrypto
-    assert resolved.path == f"/{MULTIARCH}/libcrypto.so.3"
-    assert resolved.found_by == "default directory"
+    assert (resolved.path, resolved.found_by, resolved.needed_by) == (path, found_by,
+                                                                      "/opt/a/libmid.so")
 
 
 def test_origin_and_ld_library_path_order(build):
