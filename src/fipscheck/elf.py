@@ -213,9 +213,12 @@ class ElfFile:
                 if 0 < offset < len(strings):
                     yield strings[offset:strings.find(b"\0", offset)].decode("utf-8", "surrogateescape")
 
-    def search(self, pattern: re.Pattern[bytes], sections: tuple[str, ...] = (".rodata",)) -> list[bytes]:
+    def search(self, pattern: re.Pattern[bytes], sections: tuple[str, ...] = (".rodata",),
+               hints: tuple[bytes, ...] = ()) -> list[bytes]:
         """Distinct matches of ``pattern`` in the named sections, read through mmap so a
-        large section is scanned without being copied into memory."""
+        large section is scanned without being copied into memory. ``hints``: literals of
+        which every match contains one; a section holding none is not run through the
+        regular expression (a literal search is many times faster)."""
         headers = [s for s in self.sections if s.name in sections and s.size]
         if not headers:
             return []
@@ -224,5 +227,7 @@ class ElfFile:
                 raise ElfError(f"section {header.name} runs past the end of the file")
         with mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ) as view:
             found = {m.group(0) for h in headers
+                     if not hints or any(view.find(x, h.offset, h.offset + h.size) >= 0
+                                         for x in hints)
                      for m in pattern.finditer(view, h.offset, h.offset + h.size)}
         return sorted(found)

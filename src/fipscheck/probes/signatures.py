@@ -22,6 +22,7 @@ BANNERS = re.compile(
 # The credit line of OpenSSL's assembly primitives (shared by BoringSSL, AWS-LC and ring):
 # present even in a stripped static binary that never prints a version.
 CRYPTOGAMS = "CRYPTOGAMS by <appro@openssl.org>"
+BANNER_LITERALS = (b"OpenSSL ", b"AWS-LC", b"LibreSSL", b"CRYPTOGAMS")
 COMPILED_DIRS = re.compile(rb'(?:MODULESDIR|ENGINESDIR): "[^"\0]{1,4096}"')
 LIBCRYPTO_NAME = re.compile(r"^libcrypto(-[0-9a-f]{8})?\.so(\.[\d.]+)?$")
 
@@ -36,6 +37,11 @@ SYMBOL_FAMILIES = (
      "defines OpenSSL's crypto functions itself"),
 )
 
+SYMBOL_HINT = re.compile(rb"\0(?:ring_core_|aws_lc_|BORINGSSL_self_test\0|EVP_DigestInit_ex\0"
+                         rb"|OPENSSL_init_crypto\0|SHA256_Init\0)")
+SYMBOL_HINT_LITERALS = (b"ring_core_", b"aws_lc_", b"BORINGSSL_self_test", b"EVP_DigestInit_ex",
+                        b"OPENSSL_init_crypto", b"SHA256_Init")
+
 
 @dataclass(frozen=True)
 class CryptoSignature:
@@ -47,7 +53,8 @@ class CryptoSignature:
 
 def banners(elf: ElfFile) -> list[str]:
     # Assembly keeps its credit line in .text, next to the code.
-    return [b.decode("ascii", "replace") for b in elf.search(BANNERS, (".rodata", ".text"))]
+    return [b.decode("ascii", "replace") for b in elf.search(BANNERS, (".rodata", ".text"),
+                                                              hints=BANNER_LITERALS)]
 
 
 def _banner_family(banner: str) -> str:
@@ -63,7 +70,10 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
     DT_NEEDED libcrypto (then a banner is only the version it was compiled against)."""
     symbols: dict[str, list[str]] = {}
     reasons = {family: why for _, family, why in SYMBOL_FAMILIES}
-    for name in elf.symbol_names(defined_only=True):
+    # Decoding every symbol costs far more than searching the string tables once; most
+    # objects name none of these, and then their symbol tables are never decoded.
+    named = elf.search(SYMBOL_HINT, (".dynstr", ".strtab"), hints=SYMBOL_HINT_LITERALS)
+    for name in elf.symbol_names(defined_only=True) if named else ():
         family = next((f for pattern, f, _ in SYMBOL_FAMILIES if pattern.match(name)), None)
         if family:
             symbols.setdefault(family, []).append(name)
