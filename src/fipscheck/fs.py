@@ -51,10 +51,12 @@ class RootFilesystem:
         self.root = Path(root)
         if not self.root.is_dir():
             raise EvidenceError(f"root {self.root} is not a directory")
+        self._prefix = str(self.root).rstrip("/")
         self.unreadable: list[str] = []  # directories the walk could not list
 
     def _host(self, path: str) -> str:
-        return os.path.join(self.root, path.lstrip("/"))
+        # Plain concatenation (called once per file and per resolved component).
+        return f"{self._prefix}/{path.lstrip('/')}"
 
     def resolve(self, path: str) -> str:
         """The path with every symlink resolved inside the root; the last component may be
@@ -121,8 +123,8 @@ class RootFilesystem:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise EvidenceError(f"{path} is not a regular file")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        # Unbuffered: readers take a few exact bytes (ELF headers), never a buffer's worth.
+        return os.fdopen(fd, "rb", buffering=0)
 
     def open_entry(self, entry: Entry):
         """Open a regular file the walk listed, without resolving its path again: the walk

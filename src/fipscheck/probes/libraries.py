@@ -74,11 +74,12 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
     banned = ctx.policy.banned_libraries
     files = ctx.evidence(inventory)
     copies = {c.path: c for c in ctx.evidence(libcrypto_copies)}
-    # The FIPS libcrypto and the provider and engine directories of its build are the
-    # module's own (the padlock engine carries OpenSSL's assembly, as libcrypto does).
-    fips_tree = tuple(p for c in copies.values() if c.is_fips
-                      for p in (c.path, *(d.rstrip("/") + "/" for d in (c.modules_dir,
-                                                                        c.engines_dir) if d)))
+    # A libcrypto's provider and engine directories are part of its build (the padlock
+    # engine carries OpenSSL's assembly, as libcrypto does): a copy is judged as a whole,
+    # by the finding about the copy itself. The FIPS libcrypto is the module's own.
+    fips_tree = tuple(p for c in copies.values()
+                      for p in ((c.path,) if c.is_fips else ()) + tuple(
+                          d.rstrip("/") + "/" for d in (c.modules_dir, c.engines_dir) if d))
     found: dict[str, BannedLibraryFound] = {}
     malformed = dict(files.malformed)
     for elf in files.elf:
@@ -98,7 +99,12 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
             finding.evidence["modules"].append(elf.path)  # type: ignore[union-attr]
         elif copy is None and (bundled := _bundled(ctx, elf, fips_tree, malformed)):
             found[elf.path] = bundled
+    # Aliases share the library's stem (libgnutls.so.30 -> libgnutls.so.30.40.3): only those
+    # links are resolved, not every link of the image.
+    stems = {f.path.rsplit("/", 1)[-1].split(".so")[0] for f in found.values()}
     for link in files.symlinks:
+        if link.rsplit("/", 1)[-1].split(".so")[0] not in stems:
+            continue
         try:
             resolved = fs.resolve(link)
         except (EvidenceError, OSError):

@@ -22,7 +22,7 @@ BANNERS = re.compile(
 # The credit line of OpenSSL's assembly primitives (shared by BoringSSL, AWS-LC and ring):
 # present even in a stripped static binary that never prints a version.
 CRYPTOGAMS = "CRYPTOGAMS by <appro@openssl.org>"
-BANNER_LITERALS = (b"OpenSSL ", b"AWS-LC", b"LibreSSL", b"CRYPTOGAMS")
+VERSION_HINTS = (b"SSL ", b"AWS-LC")  # in every version banner: two passes, not three
 COMPILED_DIRS = re.compile(rb'(?:MODULESDIR|ENGINESDIR): "[^"\0]{1,4096}"')
 LIBCRYPTO_NAME = re.compile(r"^libcrypto(-[0-9a-f]{8})?\.so(\.[\d.]+)?$")
 
@@ -51,10 +51,14 @@ class CryptoSignature:
     symbols: tuple[str, ...] = ()
 
 
-def banners(elf: ElfFile) -> list[str]:
-    # Assembly keeps its credit line in .text, next to the code.
-    return [b.decode("ascii", "replace") for b in elf.search(BANNERS, (".rodata", ".text"),
-                                                              hints=BANNER_LITERALS)]
+def banners(elf: ElfFile, assembly: bool = True) -> list[str]:
+    """Version banners from .rodata; with ``assembly``, also the CRYPTOGAMS credit line that
+    assembly keeps in .text, next to its code (.text is the largest section: it is searched
+    for that literal only)."""
+    found = elf.search(BANNERS, (".rodata",), hints=VERSION_HINTS)
+    if assembly:
+        found += elf.search(BANNERS, (".text",), hints=(CRYPTOGAMS.encode(),))
+    return [b.decode("ascii", "replace") for b in sorted(set(found))]
 
 
 def _banner_family(banner: str) -> str:
@@ -77,7 +81,10 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
         family = next((f for pattern, f, _ in SYMBOL_FAMILIES if pattern.match(name)), None)
         if family:
             symbols.setdefault(family, []).append(name)
-    found = tuple(sorted(banners(elf), key=lambda b: b == CRYPTOGAMS))  # versions first
+    # An object that loads a libcrypto is not searched for assembly of its own: it uses
+    # that libcrypto (whose own copies are judged as copies), and .text is most of the bytes.
+    found = tuple(sorted(banners(elf, assembly=not needs_libcrypto),
+                         key=lambda b: b == CRYPTOGAMS))  # versions first
     if symbols:
         # A named library (ring, BoringSSL...) says more than OpenSSL-compatible functions.
         versions = [b for b in found if b != CRYPTOGAMS]
