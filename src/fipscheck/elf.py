@@ -213,21 +213,32 @@ class ElfFile:
                 if 0 < offset < len(strings):
                     yield strings[offset:strings.find(b"\0", offset)].decode("utf-8", "surrogateescape")
 
+    def _section_view(self, sections: tuple[str, ...]) -> list[SectionHeader]:
+        headers = [s for s in self.sections if s.name in sections and s.size]
+        for header in headers:
+            if header.offset + header.size > self.size:
+                raise ElfError(f"section {header.name} runs past the end of the file")
+        return headers
+
+    def contains(self, literals: tuple[bytes, ...], sections: tuple[str, ...]) -> bool:
+        """Whether any of the literals occurs in the named sections (a literal search, many
+        times faster than a regular expression; through mmap, nothing is copied)."""
+        headers = self._section_view(sections)
+        if not headers:
+            return False
+        with mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ) as view:
+            return any(view.find(x, h.offset, h.offset + h.size) >= 0
+                       for h in headers for x in literals)
+
     def search(self, pattern: re.Pattern[bytes], sections: tuple[str, ...] = (".rodata",),
                hints: tuple[bytes, ...] = ()) -> list[bytes]:
         """Distinct matches of ``pattern`` in the named sections, read through mmap so a
         large section is scanned without being copied into memory. ``hints``: literals of
-        which every match contains one; a section holding none is not run through the
-        regular expression (a literal search is many times faster)."""
-        headers = [s for s in self.sections if s.name in sections and s.size]
-        if not headers:
+        which every match contains one; without any of them the pattern is not run."""
+        headers = self._section_view(sections)
+        if not headers or (hints and not self.contains(hints, sections)):
             return []
-        for header in headers:
-            if header.offset + header.size > self.size:
-                raise ElfError(f"section {header.name} runs past the end of the file")
         with mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ) as view:
             found = {m.group(0) for h in headers
-                     if not hints or any(view.find(x, h.offset, h.offset + h.size) >= 0
-                                         for x in hints)
                      for m in pattern.finditer(view, h.offset, h.offset + h.size)}
         return sorted(found)
