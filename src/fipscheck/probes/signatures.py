@@ -13,15 +13,19 @@ from dataclasses import dataclass
 
 from ..elf import ElfFile
 
-# One pattern for every banner, so a section is scanned once. BoringSSL's banner is the bare
-# word, which other libraries mention too (curl lists its TLS backends): its symbols decide.
-BANNERS = re.compile(
-    rb"OpenSSL \d+\.\d+\.\d+[a-z]?(?:-[\w.]+)? {1,2}\d{1,2} [A-Z][a-z]{2} \d{4}"
-    rb"|AWS-LC(?: FIPS)? \d+\.\d+\.\d+|LibreSSL \d+\.\d+\.\d+"
-    rb"|CRYPTOGAMS by <appro@openssl\.org>")
+# One pattern per banner, each starting with a literal: the regex engine then skips ahead
+# with a fast literal search, where one alternation would try every byte (profiled on the
+# bench root: 1.0 s for the alternation, 0.26 s for the three). BoringSSL's banner is the bare word, which
+# other libraries mention too (curl lists its TLS backends): its symbols decide.
+VERSION_BANNERS = (
+    re.compile(rb"OpenSSL \d+\.\d+\.\d+[a-z]?(?:-[\w.]+)? {1,2}\d{1,2} [A-Z][a-z]{2} \d{4}"),
+    re.compile(rb"AWS-LC(?: FIPS)? \d+\.\d+\.\d+"),
+    re.compile(rb"LibreSSL \d+\.\d+\.\d+"),
+)
 # The credit line of OpenSSL's assembly primitives (shared by BoringSSL, AWS-LC and ring):
 # present even in a stripped static binary that never prints a version.
 CRYPTOGAMS = "CRYPTOGAMS by <appro@openssl.org>"
+CRYPTOGAMS_LINE = re.compile(re.escape(CRYPTOGAMS.encode()))
 # What every object carrying OpenSSL, BoringSSL, AWS-LC or LibreSSL has in .rodata, even
 # stripped and without a version banner: "SSL" (in the banners, OPENSSL_CONF,
 # OPENSSL_ia32cap, "SSL routines"). One literal pass over .rodata (in the bench root 61 of
@@ -61,9 +65,9 @@ def banners(elf: ElfFile, assembly: bool = True) -> list[str]:
     for that literal only)."""
     if not elf.contains(MENTIONS, (".rodata",)):
         return []  # nothing names an SSL library: no banner, and no reason to read .text
-    found = elf.search(BANNERS, (".rodata",))
+    found = [b for pattern in VERSION_BANNERS for b in elf.search(pattern, (".rodata",))]
     if assembly:
-        found += elf.search(BANNERS, (".text",), hints=(CRYPTOGAMS.encode(),))
+        found += elf.search(CRYPTOGAMS_LINE, (".text",), hints=(CRYPTOGAMS.encode(),))
     return [b.decode("ascii", "replace") for b in sorted(set(found))]
 
 
