@@ -64,10 +64,11 @@ class DynamicInfo:
 
 
 class ElfFile:
-    """An ELF file open for reading. ``ElfFile(f)`` reads the header and program headers."""
+    """An ELF file open for reading. ``ElfFile(f)`` (a binary file or a file descriptor)
+    reads the header and program headers."""
 
-    def __init__(self, f: BinaryIO) -> None:
-        self._fd = f.fileno()
+    def __init__(self, f: BinaryIO | int) -> None:
+        self._fd = f if isinstance(f, int) else f.fileno()
         self.size = os.fstat(self._fd).st_size
         ident = self._read(0, 16)
         if ident[:4] != MAGIC:

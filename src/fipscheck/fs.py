@@ -115,24 +115,26 @@ class RootFilesystem:
         host_path = self.host_path(path)
         if not stat.S_ISREG(os.lstat(host_path).st_mode):
             raise EvidenceError(f"{path} is not a regular file")
-        return self._open_host(host_path, path)
+        # Unbuffered: readers take a few exact bytes (ELF headers), never a buffer's worth.
+        return os.fdopen(self._open_fd(host_path, path), "rb", buffering=0)
 
     @staticmethod
-    def _open_host(host_path: str, path: str):
+    def _open_fd(host_path: str, path: str) -> int:
         fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise EvidenceError(f"{path} is not a regular file")
-        # Unbuffered: readers take a few exact bytes (ELF headers), never a buffer's worth.
-        return os.fdopen(fd, "rb", buffering=0)
+        return fd
 
-    def open_entry(self, entry: Entry):
-        """Open a regular file the walk listed, without resolving its path again: the walk
-        never descends through a link, so only the last component can be one, and
-        O_NOFOLLOW refuses that. (Resolving every path costs one lstat per component.)"""
+
+    def open_entry(self, entry: Entry) -> int:
+        """Open a regular file the walk listed, without resolving its path again, as a file
+        descriptor the caller closes: the walk never descends through a link, so only the
+        last component can be one, and O_NOFOLLOW refuses that. (Resolving every path costs
+        one lstat per component; a file object per file costs as much as the read.)"""
         if not entry.is_file:
             raise EvidenceError(f"{entry.path} is not a regular file")
-        return self._open_host(self._host(entry.path), entry.path)
+        return self._open_fd(self._host(entry.path), entry.path)
 
     def read_bytes(self, path: str, limit: int | None = None) -> bytes:
         with self.open(path) as f:

@@ -4,6 +4,7 @@ to know about binaries start from this inventory instead of walking again."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -62,13 +63,16 @@ def inventory(ctx: ScanContext) -> Inventory:
             continue
         found.files += 1
         try:
-            with fs.open_entry(entry) as f:
-                if f.read(4) != MAGIC:
+            fd = fs.open_entry(entry)
+            try:
+                if os.read(fd, 4) != MAGIC:
                     continue
-                elf = ElfFile(f)
+                elf = ElfFile(fd)
                 found.elf.append(ElfSummary(
                     entry.path, elf.bits, elf.machine, elf.type, elf.interpreter, elf.dynamic(),
                     elf.is_dynamic, frozenset(s.name for s in elf.sections)))
+            finally:
+                os.close(fd)
         except ElfError as error:
             found.malformed[entry.path] = str(error)
         except (OSError, EvidenceError) as error:
