@@ -93,7 +93,9 @@ def inputs_hash(directory: Path, spec: dict, base_id: str, target: str) -> str:
 def fetch_wheels(directory: Path, spec: dict) -> None:
     """Download the pinned wheels with the host's pip: it has this machine's PyPI access
     (mirror, proxy, CA), which a build container does not."""
-    wanted = spec.get("wheels", [])
+    have = {p.name for p in (directory / "wheels").glob("*.whl")}
+    wanted = [pin for pin in spec.get("wheels", [])  # "name==version" -> name_version-*.whl
+              if not any(n.startswith(pin.replace("-", "_").replace("==", "-") + "-") for n in have)]
     if not wanted:
         return
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
