@@ -31,7 +31,7 @@ CRYPTOGAMS_LINE = re.compile(re.escape(CRYPTOGAMS.encode()))
 # OPENSSL_ia32cap, "SSL routines"). One literal pass over .rodata (in the bench root 61 of
 # 1426 objects have it) decides whether the regex and the .text search run at all.
 MENTIONS = (b"SSL",)
-COMPILED_DIRS = re.compile(rb'(?:MODULESDIR|ENGINESDIR): "[^"\0]{1,4096}"')
+COMPILED_DIRS = re.compile(rb'(?:OPENSSLDIR|MODULESDIR|ENGINESDIR): "[^"\0]{1,4096}"')
 LIBCRYPTO_NAME = re.compile(r"^libcrypto(-[0-9a-f]{8})?\.so(\.[\d.]+)?$")
 
 # Symbol prefixes and names that only a crypto library defines. ``ring`` and ``aws-lc-rs``
@@ -113,8 +113,8 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
 
 
 def compiled_dirs(elf: ElfFile) -> dict[str, str]:
-    """The provider and engine directories compiled into an OpenSSL 3 libcrypto, as
-    ``{"MODULESDIR": ..., "ENGINESDIR": ...}``."""
+    """The directories compiled into an OpenSSL 3 libcrypto (what ``openssl version -d -e
+    -m`` prints), as ``{"OPENSSLDIR": ..., "ENGINESDIR": ..., "MODULESDIR": ...}``."""
     return dict(m.decode("utf-8", "surrogateescape").rstrip('"').split(': "', 1)
                 for m in elf.search(COMPILED_DIRS))
 
