@@ -74,6 +74,7 @@ def judge_ssl(facts: dict[str, Any], policy: Policy) -> tuple[list[str], dict[st
     providers = [m["path"] for m in mapped if os.path.basename(m["path"]) == "fips.so"]
     evidence: dict[str, Any] = {
         "openssl_version": ssl.get("openssl_version"), "ssl_module": ssl.get("file"),
+        "tls_client_context": ssl.get("client_context"),
         "hashlib_binding": binding.get("file"), "libcrypto_loaded": sorted(libcrypto.values()),
         "fips_provider_loaded": providers, "mapped": [m["path"] for m in mapped]}
     if "FIPS_mode" in ssl:
@@ -92,6 +93,8 @@ def judge_ssl(facts: dict[str, Any], policy: Policy) -> tuple[list[str], dict[st
                 os.path.dirname(path) for path in libcrypto.values()}:
             problems.append(f"the FIPS provider {provider} does not belong to the loaded "
                             f"libcrypto ({', '.join(sorted(libcrypto.values()))})")
+    if ssl["present"] and ssl.get("client_context") != "created":
+        problems.append(f"ssl cannot create a TLS client context: {ssl.get('client_context')}")
     if ssl.get("FIPS_mode") == 0:
         problems.append("ssl.FIPS_mode() is 0")
     problems += _cryptography_problems(facts["cryptography"], evidence)
