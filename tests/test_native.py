@@ -107,7 +107,7 @@ def test_in_process_report_rejects_unknown_options():
 
 
 def test_wolfssl_fips_double_status_ok(double):
-    code, report = standalone_report("--wolfssl", double("libwolfssl-fips-double"))
+    _, report = standalone_report("--wolfssl", double("libwolfssl-fips-double"))
     wolfssl = report["wolfssl"]
     assert wolfssl["fips_build"] and wolfssl["fips_status"] == 0 and wolfssl["fips_status_name"] == "OK"
     assert wolfssl["fips_version"] == "v5.2.1-double" and wolfssl["core_hash"] == "DOUBLE0123456789ABCDEF"
