@@ -990,6 +990,12 @@ static void open_(struct out *o, const char *bracket) {
     o->first[++o->depth] = 1;
 }
 
+/* "name": followed by an opening bracket */
+static void kopen(struct out *o, const char *name, const char *bracket) {
+    key(o, name);
+    open_(o, bracket);
+}
+
 static void close_(struct out *o, const char *bracket) {
     o->depth--;
     puts_(o, bracket);
@@ -1048,20 +1054,19 @@ static void json_algorithms(struct out *o, const struct algorithm *list, int app
 }
 
 static void json_library(struct out *o, const struct report *r) {
-    key(o, "libcrypto");
-    open_(o, "{");
+    const char *const fields[][2] = {
+        {"path", r->lib.path}, {"found_by", r->lib.how}, {"version", r->lib.version},
+        {"family", r->lib.present ? r->lib.family : "none"}, {"modules_dir", r->lib.modules_dir},
+        {"config_file", r->lib.config_file}, {"error", r->lib.error}};
+    kopen(o, "libcrypto", "{");
     kbool(o, "present", r->lib.present);
-    kstr(o, "path", r->lib.path);
-    kstr(o, "found_by", r->lib.how);
-    kstr(o, "version", r->lib.version);
     kint(o, "version_number", (long)r->lib.version_num);
-    kstr(o, "family", r->lib.present ? r->lib.family : "none");
-    kstr(o, "modules_dir", r->lib.modules_dir);
-    kstr(o, "config_file", r->lib.config_file);
-    kstr(o, "error", r->lib.error);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) kstr(o, fields[i][0], fields[i][1]);
     close_(o, "}");
-    key(o, "fips_mode");
-    open_(o, "{");
+}
+
+static void json_fips_mode(struct out *o, const struct report *r) {
+    kopen(o, "fips_mode", "{");
     key(o, "enabled");
     if (r->fips_mode.known) jbool(o, r->fips_mode.enabled); else jnull(o);
     kstr(o, "source", r->fips_mode.source);
@@ -1077,14 +1082,12 @@ static void json_library(struct out *o, const struct report *r) {
 }
 
 static void json_self_tests(struct out *o, const struct report *r) {
-    key(o, "self_tests");
-    open_(o, "{");
+    kopen(o, "self_tests", "{");
     kstr(o, "context", r->self_test.context);
     kbool(o, "config_loaded", r->self_test.config_loaded);
     kstr(o, "config_errors", r->self_test.config_errors);
     kbool(o, "rerun_on_demand", r->self_test.rerun);
-    key(o, "events");
-    open_(o, "[");
+    kopen(o, "events", "[");
     for (int i = 0; i < r->self_test.n_events; i++) {
         open_(o, "{");
         kstr(o, "phase", r->self_test.events[i].phase);
@@ -1099,28 +1102,26 @@ static void json_self_tests(struct out *o, const struct report *r) {
 }
 
 static void json_wolfssl(struct out *o, const struct report *r) {
-    key(o, "wolfssl");
-    open_(o, "{");
+    const char *const fields[][2] = {
+        {"path", r->wolfssl.path}, {"version", r->wolfssl.version},
+        {"fips_status_name", r->wolfssl.fips_build ? wolfssl_error_name(r->wolfssl.status) : NULL},
+        {"fips_version", r->wolfssl.fips_version}, {"core_hash", r->wolfssl.core_hash},
+        {"fips_mode", r->wolfssl.has_mode ? wolfssl_mode_name(r->wolfssl.mode) : NULL},
+        {"error", r->wolfssl.error}};
+    kopen(o, "wolfssl", "{");
     kbool(o, "present", r->wolfssl.present);
-    kstr(o, "path", r->wolfssl.path);
     kbool(o, "loaded", r->wolfssl.loaded);
-    kstr(o, "version", r->wolfssl.version);
     kbool(o, "fips_build", r->wolfssl.fips_build);
     key(o, "fips_status");
     if (r->wolfssl.fips_build) jint(o, r->wolfssl.status); else jnull(o);
-    kstr(o, "fips_status_name", r->wolfssl.fips_build ? wolfssl_error_name(r->wolfssl.status) : NULL);
-    kstr(o, "fips_version", r->wolfssl.fips_version);
-    kstr(o, "core_hash", r->wolfssl.core_hash);
-    kstr(o, "fips_mode", r->wolfssl.has_mode ? wolfssl_mode_name(r->wolfssl.mode) : NULL);
     key(o, "cast_result");
     if (r->wolfssl.has_cast) jint(o, r->wolfssl.cast); else jnull(o);
-    kstr(o, "error", r->wolfssl.error);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) kstr(o, fields[i][0], fields[i][1]);
     close_(o, "}");
 }
 
 static void json_verdicts(struct out *o, const struct report *r) {
-    key(o, "checks");
-    open_(o, "[");
+    kopen(o, "checks", "[");
     for (int i = 0; i < 6; i++) {
         open_(o, "{");
         kstr(o, "id", r->checks[i].id);
@@ -1129,8 +1130,7 @@ static void json_verdicts(struct out *o, const struct report *r) {
         close_(o, "}");
     }
     close_(o, "]");
-    key(o, "requirements");
-    open_(o, "[");
+    kopen(o, "requirements", "[");
     for (int i = 0; i < r->n_requirements; i++) {
         open_(o, "{");
         kstr(o, "requirement", r->requirements[i].what);
@@ -1149,19 +1149,18 @@ static void json_report(struct out *o, const struct report *r) {
     kstr(o, "tool", "fips-startup-check " FSC_VERSION);
     kint(o, "pid", (long)getpid());
     json_library(o, r);
+    json_fips_mode(o, r);
     key(o, "providers");
     json_providers(o, r->providers, r->n_providers);
     json_self_tests(o, r);
-    key(o, "default_sha256");
-    open_(o, "{");
+    kopen(o, "default_sha256", "{");
     kbool(o, "fetched", r->sha256.fetched);
     kstr(o, "provider", r->sha256.provider);
     kstr(o, "provider_name", r->sha256.provider_name);
     kbool(o, "provider_is_fips", r->sha256.provider_fips);
     kstr(o, "error", r->sha256.error);
     close_(o, "}");
-    key(o, "algorithms");
-    open_(o, "{");
+    kopen(o, "algorithms", "{");
     kstr(o, "error", r->algorithms_error);
     key(o, "approved");
     json_algorithms(o, r->approved, 1);
