@@ -451,7 +451,9 @@ static void probe_self_tests(struct report *r) {
     }
     if (r->c.OSSL_SELF_TEST_set_callback) r->c.OSSL_SELF_TEST_set_callback(ctx, self_test_event_cb, r);
     clear_errors(r);
-    r->self_test.config_loaded = private_ctx
+    /* Like OpenSSL's own start-up, a missing configuration file is not an error. */
+    if (private_ctx && access(r->lib.config_file, R_OK) != 0) r->self_test.config_loaded = 1;
+    else r->self_test.config_loaded = private_ctx
         ? r->c.OSSL_LIB_CTX_load_config(ctx, r->lib.config_file) == 1
         : r->c.OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) == 1;
     take_errors(r, r->self_test.config_errors, sizeof r->self_test.config_errors);

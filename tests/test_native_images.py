@@ -158,3 +158,15 @@ def test_preflight_required_provider_missing(container):
     assert result.exit_code == 1
     assert result.stderr.decode() == ("fips-startup-check: required provider libwolfprov: "
                                       "not an active provider\n")
+
+
+@pytest.mark.parametrize(("name", "integrity"), [(REFERENCE, "pass"),
+                                                 ("fipscheck/openssl-fips-tampered:latest", "fail")])
+def test_private_context_sees_the_self_tests_too(container, name, integrity):
+    """The in-process report's way (a private library context, as inside Python) in a real
+    FIPS image: the module's self-tests are observed there, and a tampered module still fails."""
+    report = json.loads(container(name).exec([TARGET_PATH, "--private-context"]).stdout)
+    assert report["self_tests"]["context"] == "private"
+    verdict = next(c for c in report["checks"] if c["id"] == "openssl.module-integrity")
+    assert verdict["status"] == integrity
+    assert any(e["type"] == "Module_Integrity" for e in report["self_tests"]["events"])
