@@ -10,6 +10,7 @@ import sys
 from . import __version__
 from .errors import FipscheckError, NotCompliantError
 from .inprocess import require, status
+from .native import executable_path
 from .render import to_json, to_text
 from .runner import scan
 from .targets import open_target
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("--check", action="append", metavar="ID",
                           help="run only this check (repeatable)")
     _add_process_commands(commands)
+    commands.add_parser("native-path", help="print the path of the bundled fips-startup-check "
+                        "(to COPY into images)")
     return parser
 
 
@@ -54,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         return report.exit_code
     if args.command == "preflight":
         return _preflight(args.argv, args.check, args.warn_only)
+    if args.command == "native-path":
+        try:
+            print(executable_path())
+        except FipscheckError as error:
+            print(f"fipscheck: error: {error}", file=sys.stderr)
+            return 2
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
     kind, name = ("rootfs", args.rootfs) if args.rootfs else ("image", args.image)
     try:
