@@ -19,6 +19,9 @@ from fipscheck import NotCompliantError, Status
 
 PYTHON_FIPS = "fipscheck/python-fips:latest"
 DIGESTS = ("md5", "sha1", "sha256", "sha3_256", "blake2b", "ripemd160")
+# What this bookworm host (OpenSSL 3.0, default provider only) fails.
+HOST_FAILURES = {"algorithms.non-approved", "openssl.fips-mode", "openssl.fips-provider",
+                 "python.hashlib", "python.ssl"}
 
 
 def fipscheck_command(*args: str) -> subprocess.CompletedProcess:
@@ -76,6 +79,15 @@ def test_host_report_is_a_correct_non_fips_report(host_report):
     ssl_facts = ssl_result.evidence["interpreters"][sys.executable]
     assert ssl_facts["libcrypto_loaded"] == [mapped_libcrypto()]
     assert ssl_facts["fips_provider_loaded"] == []
+    # the native checker looked at that same library, the one _hashlib loaded
+    native = checks["openssl.fips-provider"]
+    assert native.status is Status.FAIL
+    assert native.evidence["libcrypto"]["path"] == mapped_libcrypto()
+    assert [p["configured_name"] for p in native.evidence["providers"]] == ["default"]
+    assert checks["openssl.fips-mode"].status is Status.FAIL
+    assert checks["algorithms.approved"].status is Status.PASS  # SHA-256 & co. work anyway
+    assert checks["algorithms.non-approved"].status is Status.FAIL
+    assert "MD5" in checks["algorithms.non-approved"].message
 
 
 def test_status_leaves_the_process_openssl_state_unchanged():
@@ -92,7 +104,7 @@ def test_require_raises_listing_each_failed_check():
         fipscheck.require()
     message = str(raised.value)
     assert "python.hashlib: FAIL:" in message and "python.ssl: FAIL:" in message
-    assert {r.id for r in raised.value.failed} == {"python.hashlib", "python.ssl"}
+    assert {r.id for r in raised.value.failed} == HOST_FAILURES
     with pytest.raises(NotCompliantError) as only_ssl:
         fipscheck.require(["python.ssl"])
     assert [r.id for r in only_ssl.value.failed] == ["python.ssl"]
@@ -117,8 +129,18 @@ def test_preflight_refuses_to_run_the_command_when_not_compliant():
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.splitlines()
-    assert [line.split(":")[1].strip() for line in lines] == ["FAIL python.hashlib",
-                                                              "FAIL python.ssl"]
+    assert [line.split(":")[1].strip() for line in lines] == [
+        f"FAIL {check_id}" for check_id in sorted(HOST_FAILURES)]
+
+
+def test_preflight_execs_the_command_when_the_required_checks_pass():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fipscheck", "preflight", "--check", "algorithms.approved", "--",
+         "sh", "-c", "echo $$; exit 3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 3, err
+    assert out.split() == [str(process.pid)]
+    assert err == ""
 
 
 def test_preflight_warn_only_execs_the_command_in_its_own_process():

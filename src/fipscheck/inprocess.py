@@ -11,14 +11,18 @@ from .policy import Policy
 from .runner import scan
 from .targets.process import ProcessTarget
 
-# The checks that can look at this very process.
-PROCESS_CHECKS = ("python.hashlib", "python.ssl")
+# The checks that can look at this very process: OpenSSL and wolfSSL as the native checker
+# sees them through the libcrypto this process loaded, and what Python code here gets.
+PROCESS_CHECKS = ("openssl.fips-mode", "openssl.fips-provider", "openssl.module-integrity",
+                  "algorithms.approved", "algorithms.non-approved", "wolfssl.fips",
+                  "python.hashlib", "python.ssl")
 
 
 def status(policy: Policy | None = None) -> Report:
-    """Report on the current process: the libcrypto its ``_hashlib``/``_ssl`` loaded and
-    what Python code here really gets from hashlib, ssl and cryptography. Changes nothing
-    in the process's OpenSSL state."""
+    """Report on the current process: the libcrypto its ``_hashlib``/``_ssl`` loaded (its
+    FIPS mode, providers, self-tests and algorithm results, from the cffi-bound native
+    checker) and what Python code here really gets from hashlib, ssl and cryptography.
+    Changes nothing in the process's OpenSSL state."""
     with ProcessTarget() as target:
         return scan(target, policy, PROCESS_CHECKS)
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from ..checks import Outcome
 from ..errors import EvidenceError
 from ..model import Status
-from ..native import executable_path
+from ..native import executable_path, report
+from ..targets.process import ProcessTarget
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -27,6 +28,8 @@ def native_report(ctx: ScanContext) -> dict[str, Any]:
     """The checker's report from inside the target; ``{"unavailable": reason}`` when it could
     not run because the target has no glibc loader, and there is no libcrypto to check either."""
     target = ctx.target
+    if isinstance(target, ProcessTarget):  # fipscheck.status(): this process, in-process
+        return report()
     target.put_file(TARGET_PATH, executable_path().read_bytes())
     result = target.exec([TARGET_PATH])
     try:
