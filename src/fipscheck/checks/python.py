@@ -105,14 +105,18 @@ def _cryptography_problems(package: dict[str, Any], evidence: dict[str, Any]) ->
     if not package["present"]:
         return []
     evidence["cryptography"] = package
+    name = f"cryptography {package.get('version') or ''}".rstrip()
     if "error" in package:
-        return [f"cryptography is installed but cannot be loaded: {package['error']}"]
+        return [f"{name} is installed but cannot be loaded: {package['error']}"]
+    if package.get("binding") is None:
+        return [f"{name}: no _rust extension found to tell which OpenSSL it uses"]
     problems = []
-    if not package.get("links_libcrypto_so"):
-        problems.append(f"cryptography {package['version']} uses its own bundled "
-                        f"{package['openssl_version']} ({package['binding']}), not the system's")
-    if not package["fips_enabled"]:
-        problems.append(f"cryptography {package['version']}'s OpenSSL backend does not report FIPS")
+    if not package["links_libcrypto_so"]:
+        bundled = package.get("openssl_banner") or "OpenSSL"
+        problems.append(f"{name} carries its own {bundled} in {package['binding']}, "
+                        "not the system's libcrypto")
+    if package.get("fips_enabled") is False:
+        problems.append(f"{name}'s OpenSSL backend does not report FIPS")
     return problems
 
 

@@ -29,7 +29,6 @@ COMMON_DIRS = ("/usr/local/bin", "/usr/bin", "/bin", "/opt/python/bin")
 COMMAND_NAME = re.compile(r"^python3?(\.\d+)?$")
 # What a command must resolve to: a Python 3 (so `python` -> python2.7 is left out).
 INTERPRETER_NAME = re.compile(r"^python3(\.\d+)?$")
-MAX_INTERPRETERS = 4
 
 
 @dataclass
@@ -49,8 +48,8 @@ def python_runtimes(ctx: ScanContext) -> PythonRuntimes:
     target = ctx.target
     if isinstance(target, ProcessTarget):
         executable = target.executable
-        return PythonRuntimes([executable], [PythonRuntime(executable, executable,
-                                                           python_interpreter.gather())])
+        facts = python_interpreter.gather(may_import=False)  # this process's OpenSSL stays as is
+        return PythonRuntimes([executable], [PythonRuntime(executable, executable, facts)])
     searched = search_dirs(target.config.env.get("PATH", ""))
     found = PythonRuntimes(searched)
     interpreters = find_interpreters(target.filesystem, searched)
@@ -76,7 +75,8 @@ def search_dirs(path_variable: str) -> list[str]:
 
 
 def find_interpreters(fs: RootFilesystem, dirs: list[str]) -> list[tuple[str, str]]:
-    """(command, resolved file) per distinct Python 3 interpreter, in search order."""
+    """(command, resolved file) per distinct Python 3 interpreter, in search order: the
+    image's PATH first, so a virtualenv there is run as the application would run it."""
     chosen: dict[str, str] = {}
     for directory in dirs:
         for command in sorted(_commands(fs, directory), key=_preference):
@@ -88,7 +88,7 @@ def find_interpreters(fs: RootFilesystem, dirs: list[str]) -> list[tuple[str, st
             if resolved not in chosen.values() and INTERPRETER_NAME.match(name) \
                     and _executable_file(fs, resolved):
                 chosen[command] = resolved
-    return list(chosen.items())[:MAX_INTERPRETERS]
+    return list(chosen.items())
 
 
 def _commands(fs: RootFilesystem, directory: str) -> list[str]:

@@ -5,12 +5,16 @@ This one file serves twice: ``fipscheck.status()`` imports it to look at its own
 and the ``python.*`` checks copy it into an image and run it with the image's interpreter,
 which prints the facts as JSON. So it only gathers (the verdicts live in
 ``fipscheck.checks.python``), uses the standard library only, and keeps to Python 3.6 syntax.
-It never changes OpenSSL's state: it only hashes and reads ``/proc/self/maps``.
+It never changes OpenSSL's state: it hashes and reads files (``/proc/self/maps``, the
+``cryptography`` extension), and imports ``cryptography`` only when told it may.
 """
 
+import glob
 import hashlib
+import importlib.util
 import json
 import os
+import re
 import sys
 
 # Every name hashlib or OpenSSL may answer to; the checks decide which are approved.
@@ -98,40 +102,60 @@ def mapped_crypto_files():
     return sorted(found.values(), key=lambda f: f["path"])
 
 
-def cryptography_package():
-    """pyca/cryptography when importable: its OpenSSL and whether that reports FIPS."""
+def cryptography_package(may_import):
+    """pyca/cryptography when installed: which OpenSSL its _rust extension carries or links,
+    read from the file; its backend's own view only when importing it is harmless (a probe
+    process of its own) or already done: importing it loads OpenSSL's legacy provider."""
     try:
-        from cryptography.hazmat.backends.openssl import backend
-        from cryptography.hazmat.bindings import _rust
-    except ImportError as error:
+        spec = importlib.util.find_spec("cryptography")
+    except (ImportError, ValueError) as error:
         return {"present": False, "reason": str(error)}
-    except Exception as error:  # a broken install is evidence too
-        return {"present": True, "error": f"{type(error).__name__}: {error}"}
-    import cryptography
-    rust_file = getattr(_rust, "__file__", None)
-    facts = {"present": True, "version": cryptography.__version__, "binding": rust_file,
-             "openssl_version": backend.openssl_version_text(),
-             "fips_enabled": _cryptography_fips(backend, _rust)}
-    if rust_file:
-        # A wheel links its own OpenSSL statically; a distro build needs the system's
-        # libcrypto.so.N by name in its dynamic string table.
-        with open(rust_file, "rb") as binding:
-            facts["links_libcrypto_so"] = b"libcrypto.so" in binding.read()
+    if spec is None or not spec.origin:
+        return {"present": False}
+    bindings = os.path.join(os.path.dirname(spec.origin), "hazmat", "bindings")
+    extensions = sorted(glob.glob(os.path.join(bindings, "_rust*.so")))
+    facts = {"present": True, "version": _distribution_version("cryptography"),
+             "binding": extensions[0] if extensions else None}
+    if extensions:
+        with open(extensions[0], "rb") as binding:
+            data = binding.read()
+        # A wheel links its own OpenSSL statically (its banner is in the file); a distro
+        # build names the system's libcrypto.so.N in its dynamic string table instead.
+        facts["links_libcrypto_so"] = b"libcrypto.so" in data
+        banner = re.search(rb"OpenSSL \d+\.\d+\.\d+[a-z]?", data)
+        facts["openssl_banner"] = banner.group().decode() if banner else None
+    if may_import or "cryptography.hazmat.bindings._rust" in sys.modules:
+        facts.update(_cryptography_backend())
     return facts
 
 
-def _cryptography_fips(backend, rust):
-    openssl = getattr(rust, "openssl", None)
+def _distribution_version(name):
+    try:
+        from importlib import metadata
+        return metadata.version(name)
+    except Exception:  # no metadata (Python < 3.8, or a copied tree): the file facts remain
+        return None
+
+
+def _cryptography_backend():
+    try:
+        from cryptography.hazmat.backends.openssl import backend
+        from cryptography.hazmat.bindings import _rust
+    except Exception as error:  # a broken install is evidence too
+        return {"error": f"{type(error).__name__}: {error}"}
+    openssl = getattr(_rust, "openssl", None)
     if openssl is not None and hasattr(openssl, "is_fips_enabled"):
-        return bool(openssl.is_fips_enabled())
-    return bool(getattr(backend, "_fips_enabled", False))
+        fips = bool(openssl.is_fips_enabled())
+    else:
+        fips = bool(getattr(backend, "_fips_enabled", False))
+    return {"openssl_version": backend.openssl_version_text(), "fips_enabled": fips}
 
 
-def gather():
+def gather(may_import=True):
     facts = {"python": {"executable": sys.executable, "version": sys.version.split()[0],
                         "implementation": sys.implementation.name},
              "openssl_binding": openssl_binding(), "ssl": ssl_module(),
-             "hashes": hash_algorithms(), "cryptography": cryptography_package()}
+             "hashes": hash_algorithms(), "cryptography": cryptography_package(may_import)}
     # read last: hashing above made OpenSSL load its configuration and providers
     facts["mapped"] = mapped_crypto_files()
     return facts
