@@ -180,11 +180,11 @@ def copy_fipscheck_into(container) -> None:
 
 
 @pytest.fixture(scope="module")
-def in_python_fips(engine, image):
-    """Run fipscheck's CLI with the python-fips image's own interpreter, inside a container."""
-    def run(*args: str) -> tuple[int, str, str]:
+def fipscheck_in(engine, image):
+    """Run fipscheck's CLI with an image's own interpreter, inside a container."""
+    def run(name: str, *args: str) -> tuple[int, str, str]:
         container = engine.containers.create(
-            image(PYTHON_FIPS), entrypoint=["python3", "-m", "fipscheck", *args],
+            image(name), entrypoint=["python3", "-m", "fipscheck", *args],
             environment={"PYTHONPATH": "/opt/fipscheck"}, network_mode="none")
         try:
             copy_fipscheck_into(container)
@@ -197,8 +197,8 @@ def in_python_fips(engine, image):
     return run
 
 
-def test_status_inside_python_fips_passes_the_python_checks(in_python_fips):
-    code, out, err = in_python_fips("status", "--format", "json")
+def test_status_inside_python_fips_passes_the_python_checks(fipscheck_in):
+    code, out, err = fipscheck_in(PYTHON_FIPS, "status", "--format", "json")
     report = json.loads(out)
     checks = {c["id"]: c["status"] for c in report["checks"]}
     assert checks["python.hashlib"] == checks["python.ssl"] == "pass", out
@@ -206,8 +206,22 @@ def test_status_inside_python_fips_passes_the_python_checks(in_python_fips):
     assert code == {"pass": 0, "fail": 1}.get(report["verdict"], 2), err
 
 
-def test_preflight_execs_the_command_when_compliant(in_python_fips):
-    code, out, err = in_python_fips("preflight", "--check", "python.hashlib",
+def test_preflight_execs_the_command_when_compliant(fipscheck_in):
+    code, out, err = fipscheck_in(PYTHON_FIPS, "preflight", "--check", "python.hashlib",
                                     "--check", "python.ssl", "--", "sh", "-c", "echo $$; exit 3")
     assert code == 3, err
     assert out.split() == ["1"]  # exec'd as the container's first process
+
+
+def test_status_finds_a_bundled_cryptography_without_importing_it(fipscheck_in,
+                                                                   cryptography_wheel_image):
+    """In-process, cryptography is read, not imported (a build on the system libcrypto loads
+    OpenSSL's legacy provider into it at import when not in FIPS mode)."""
+    _, out, err = fipscheck_in(cryptography_wheel_image, "status", "--format", "json")
+    checks = {c["id"]: c for c in json.loads(out)["checks"]}
+    ssl_result = checks["python.ssl"]
+    assert ssl_result["status"] == "fail", err
+    assert "carries its own OpenSSL " in ssl_result["message"]
+    package = ssl_result["evidence"]["interpreters"]["/usr/local/bin/python3"]["cryptography"]
+    assert "fips_enabled" not in package  # its backend was never loaded
+    assert checks["python.hashlib"]["status"] == "pass"

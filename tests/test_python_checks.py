@@ -68,6 +68,29 @@ def test_ssl_runs_on_the_fips_libcrypto(checked, name, interpreter, ssl_module):
     assert facts["tls_client_context"] == "created"
 
 
+def test_debian_cryptography_uses_the_system_libcrypto_in_fips_mode(checked):
+    facts = checked(DEBIAN_PYTHON)["python.ssl"].evidence["interpreters"]["/usr/bin/python3"]
+    package = facts["cryptography"]
+    assert package["binding"].startswith("/usr/lib/python3/dist-packages/cryptography/")
+    assert package["links_libcrypto_so"] is True
+    assert package["fips_enabled"] is True
+    assert package["openssl_version"].startswith("OpenSSL 3.5.")
+
+
+def test_cryptography_wheel_fails_ssl_naming_its_bundled_openssl(cryptography_wheel_image, no_leaks):
+    results = python_checks(cryptography_wheel_image)
+    assert results["python.hashlib"].status is Status.PASS  # the twin breaks one property
+    result = results["python.ssl"]
+    assert result.status is Status.FAIL
+    assert "carries its own OpenSSL " in result.message
+    package = result.evidence["interpreters"]["/usr/local/bin/python3"]["cryptography"]
+    assert package["links_libcrypto_so"] is False
+    assert package["openssl_version"].startswith(package["openssl_banner"] + " ")
+    # its backend even says FIPS (the system's openssl.cnf asks for fips=yes), which is
+    # why fipscheck looks at the library it carries, not only at what it reports
+    assert package["fips_enabled"] is True
+
+
 def test_debian_python_fails_hashlib_naming_md5_and_its_builtin(checked):
     result = checked(DEBIAN_PYTHON)["python.hashlib"]
     assert result.status is Status.FAIL

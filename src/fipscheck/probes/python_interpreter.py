@@ -105,7 +105,8 @@ def mapped_crypto_files():
 def cryptography_package(may_import):
     """pyca/cryptography when installed: which OpenSSL its _rust extension carries or links,
     read from the file; its backend's own view only when importing it is harmless (a probe
-    process of its own) or already done: importing it loads OpenSSL's legacy provider."""
+    process of its own) or already done: a build on the system libcrypto loads OpenSSL's
+    legacy provider into it at import when not in FIPS mode."""
     try:
         spec = importlib.util.find_spec("cryptography")
     except (ImportError, ValueError) as error:
