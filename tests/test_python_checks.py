@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fipscheck import Status, scan
+from fipscheck import Policy, Status, scan
 from fipscheck.targets import ImageTarget
 
 PYTHON_FIPS = "fipscheck/python-fips:latest"
@@ -14,9 +14,9 @@ LIBCRYPTO = "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
 FIPS_PROVIDER = "/usr/lib/x86_64-linux-gnu/ossl-modules/fips.so"
 
 
-def python_checks(name: str) -> dict:
+def python_checks(name: str, policy: Policy | None = None) -> dict:
     with ImageTarget(name) as target:
-        report = scan(target, checks=["python.hashlib", "python.ssl"])
+        report = scan(target, policy, checks=["python.hashlib", "python.ssl"])
     return {result.id: result for result in report.checks}
 
 
@@ -89,6 +89,12 @@ def test_cryptography_wheel_fails_ssl_naming_its_bundled_openssl(cryptography_wh
     # its backend even says FIPS (the system's openssl.cnf asks for fips=yes), which is
     # why fipscheck looks at the library it carries, not only at what it reports
     assert package["fips_enabled"] is True
+
+
+def test_a_policy_without_sha1_fails_python_fips_on_sha1(image, no_leaks):
+    result = python_checks(image(PYTHON_FIPS), Policy(allow_sha1=False))["python.hashlib"]
+    assert result.status is Status.FAIL
+    assert result.message == "/usr/local/bin/python3: sha1 served by OpenSSL although not approved"
 
 
 def test_debian_python_fails_hashlib_naming_md5_and_its_builtin(checked):
