@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from fipscheck import Policy, Status, scan
+from fipscheck.probes import python_interpreter
 from fipscheck.targets import ImageTarget
 
 PYTHON_FIPS = "fipscheck/python-fips:latest"
@@ -150,3 +154,10 @@ def test_python_fips_tls_handshake_works_with_approved_ciphers_only(image, run_i
     assert code == 0, output
     assert output.split("\n")[:2] == ["echo hello TLSv1.3 TLS_AES_256_GCM_SHA384",
                                       "chacha20 refused"]
+
+
+def test_probe_script_keeps_to_python_3_6_syntax():
+    """It runs with whatever Python an image has; Python 3.9 (bullseye) was tried by hand."""
+    source = Path(python_interpreter.__file__).read_text()
+    ast.parse(source, feature_version=(3, 6))
+    assert "from __future__ import annotations" not in source  # 3.7+

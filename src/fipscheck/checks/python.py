@@ -40,6 +40,8 @@ def judge_hashlib(facts: dict[str, Any], policy: Policy) -> tuple[list[str], dic
     problems = []
     if not binding["present"]:
         problems.append("hashlib has no OpenSSL binding (_hashlib): every digest is builtin")
+    elif binding["fips_mode"] is None:
+        problems.append("this Python's _hashlib has no get_fips_mode(): FIPS mode unknown")
     elif not binding["fips_mode"]:
         problems.append(f"_hashlib.get_fips_mode() is {binding['fips_mode']}: "
                         "OpenSSL under hashlib is not in FIPS mode")

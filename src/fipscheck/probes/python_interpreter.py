@@ -44,10 +44,8 @@ def hash_algorithms():
     for name in ALGORITHMS:
         entry = {"new": _attempt(lambda n=name: hashlib.new(n))}
         constructor = getattr(hashlib, name, None) if name in hashlib.algorithms_guaranteed else None
-        if constructor is not None:
+        if constructor is not None:  # _hashlib's openssl_<name>, or a builtin after a fallback
             entry["constructor"] = _attempt(constructor)
-            # _hashlib's openssl_<name>, or the builtin module's own function after a fallback
-            entry["constructor_module"] = getattr(constructor, "__module__", None)
         if sys.version_info >= (3, 9):  # noqa: UP036 - images may run older Pythons
             entry["not_for_security"] = _attempt(
                 lambda n=name: hashlib.new(n, usedforsecurity=False))
@@ -56,7 +54,8 @@ def hash_algorithms():
 
 
 def openssl_binding():
-    """What _hashlib says about OpenSSL (None when this Python was built without it)."""
+    """What _hashlib says about OpenSSL (fips_mode None before Python 3.9, which lacks
+    get_fips_mode)."""
     try:
         import _hashlib
     except ImportError as error:
