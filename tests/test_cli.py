@@ -8,16 +8,18 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-from conftest import our_containers
+from conftest import our_containers, pid_of
 
+FIPSCHECK = str(Path(sys.executable).with_name("fipscheck"))  # the console script users run
 GNUTLS_TWIN = "fipscheck/openssl-fips-gnutls:latest"
 REFERENCE = "fipscheck/openssl-fips:latest"
 
 
 def fipscheck(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fipscheck.cli", *args], capture_output=True,
+    return subprocess.run([FIPSCHECK, *args], capture_output=True,
                           text=True, cwd=cwd, timeout=600)
 
 
@@ -53,19 +55,19 @@ def test_missing_image_exits_2_with_one_line(engine, no_leaks):
 def test_rootfs_scan_reads_a_directory(tmp_path):
     lib = tmp_path / "usr/lib"
     lib.mkdir(parents=True)
-    (lib / "libmbedcrypto.so.7").write_bytes(b"\x7fELF" + bytes(60))
+    (lib / "libmbedcrypto.so.7").write_bytes(Path("/usr/bin/true").read_bytes())  # any real ELF
     (lib / "libmbedcrypto.so").symlink_to("libmbedcrypto.so.7")
     done = fipscheck("scan", "--rootfs", str(tmp_path), "--format", "json")
     assert done.returncode == 1
     checks = json.loads(done.stdout)["checks"]
     found = next(c for c in checks if c["id"] == "libraries.banned")["evidence"]["found"]
-    assert found == [{"path": "/usr/lib/libmbedcrypto.so.7", "family": "mbedtls",
+    assert found == [{"path": "/usr/lib/libmbedcrypto.so.7", "family": "mbedtls", "soname": None,
                       "reason": found[0]["reason"], "aliases": ["/usr/lib/libmbedcrypto.so"]}]
 
 
 def scan_with_container_up(engine, image_name: str) -> subprocess.Popen:
     """Start a scan and return once its container exists."""
-    proc = subprocess.Popen([sys.executable, "-m", "fipscheck.cli", "scan", image_name],
+    proc = subprocess.Popen([FIPSCHECK, "scan", image_name],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not containers_of(engine, proc):
@@ -75,7 +77,7 @@ def scan_with_container_up(engine, image_name: str) -> subprocess.Popen:
 
 
 def containers_of(engine, proc: subprocess.Popen) -> list:
-    return [c for c in our_containers(engine) if c.labels.get("org.fipscheck.pid") == str(proc.pid)]
+    return [c for c in our_containers(engine) if pid_of(c) == str(proc.pid)]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -69,14 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with open_target(kind, name) as target:
             report = scan(target, checks=args.check)
+        print(to_json(report) if args.format == "json" else to_text(report))
+        return report.exit_code
     except (FipscheckError, ValueError) as error:
         print(f"fipscheck: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fipscheck: interrupted", file=sys.stderr)
         return 130
-    print(to_json(report) if args.format == "json" else to_text(report))
-    return report.exit_code
 
 
 def _preflight(argv: list[str], checks: list[str] | None, warn_only: bool) -> int:

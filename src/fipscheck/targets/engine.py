@@ -5,7 +5,12 @@ run killed before its cleanup is repaired by the next one."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import docker
 from docker.errors import DockerException, NotFound
@@ -15,6 +20,7 @@ from ..errors import TargetError
 OWNER_LABEL = "org.fipscheck.owner"
 PID_LABEL = "org.fipscheck.pid"
 HOST_LABEL = "org.fipscheck.host"
+TOKEN_LABEL = "org.fipscheck.token"  # unique per container, to find it when create() was interrupted
 
 
 def docker_client() -> docker.DockerClient:
@@ -25,22 +31,77 @@ def docker_client() -> docker.DockerClient:
         raise TargetError(f"no Docker engine answers at {where}: {error}") from None
 
 
-def ownership_labels() -> dict[str, str]:
-    return {OWNER_LABEL: "fipscheck", PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
+def ownership_labels(token: str) -> dict[str, str]:
+    return {OWNER_LABEL: "fipscheck", PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname(),
+            TOKEN_LABEL: token}
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (in the main thread) for the duration: they are delivered when
+    it ends. Used around container creation, where an interrupt could otherwise fall between
+    the engine making the container and us holding it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def create_owned_container(client: docker.DockerClient, image_id: str, **options):
+    """Create a labelled container. Call it inside ``signals_deferred`` and store the result
+    before leaving it. If creation fails after the engine made the container (the follow-up
+    inspect failed), the container is removed by its token."""
+    token = uuid.uuid4().hex
+    try:
+        return client.containers.create(image_id, labels=ownership_labels(token), **options)
+    except Exception:
+        remove_containers(client, {"label": f"{TOKEN_LABEL}={token}"})
+        raise
+
+
+def owned_containers(client: docker.DockerClient, filters: dict[str, str] | None = None) -> list:
+    """Our containers, listed without inspecting each (one may vanish while we look)."""
+    return client.containers.list(all=True, sparse=True,
+                                  filters={"label": f"{OWNER_LABEL}=fipscheck", **(filters or {})})
+
+
+def labels_of(container) -> dict[str, str]:
+    return container.attrs.get("Labels") or {}
+
+
+def creator_alive(container) -> bool:
+    labels = labels_of(container)
+    return labels.get(HOST_LABEL) == socket.gethostname() and _alive(int(labels.get(PID_LABEL, "0")))
+
+
+def remove_containers(client: docker.DockerClient, filters: dict[str, str]) -> None:
+    for container in client.containers.list(all=True, sparse=True, filters=filters):
+        remove_container(container)
+
+
+def remove_container(container) -> None:
+    """Remove a container; a second interrupt during removal gets one more attempt."""
+    try:
+        container.remove(force=True)
+    except NotFound:
+        pass
+    except KeyboardInterrupt:
+        container.remove(force=True)
+        raise
 
 
 def reap_orphans(client: docker.DockerClient) -> list[str]:
     """Remove containers of ours whose creating process on this host no longer exists."""
     removed = []
-    for container in client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}=fipscheck"}):
-        labels = container.labels
-        if labels.get(HOST_LABEL) != socket.gethostname() or _alive(int(labels.get(PID_LABEL, "0"))):
+    for container in owned_containers(client):
+        if labels_of(container).get(HOST_LABEL) != socket.gethostname() or creator_alive(container):
             continue
-        try:
-            container.remove(force=True)
-            removed.append(container.id)
-        except NotFound:
-            pass
+        remove_container(container)
+        removed.append(container.id)
     return removed
 
 

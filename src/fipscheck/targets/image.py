@@ -15,12 +15,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from docker.errors import APIError, ImageNotFound, NotFound
+from docker.errors import APIError, ImageNotFound
 
 from ..errors import TargetError
 from ..fs import RootFilesystem
 from .base import ExecResult, Target, TargetConfig
-from .engine import docker_client, ownership_labels, reap_orphans
+from .engine import (
+    create_owned_container,
+    docker_client,
+    reap_orphans,
+    remove_container,
+    signals_deferred,
+)
 from .export import ExtractStats, extract
 
 KEEPALIVE = ["sleep", "infinity"]
@@ -44,12 +50,18 @@ class ImageTarget(Target):
         self._fs: RootFilesystem | None = None
         self.export_stats: ExtractStats | None = None
         self._started = False
+        self._container = None
         try:
-            self._container = self._client.containers.create(
-                self._image.id, entrypoint=KEEPALIVE, command=[], network_mode="none",
-                labels=ownership_labels(), detach=True)
+            with signals_deferred():  # an interrupt is delivered once the container is ours
+                self._container = create_owned_container(
+                    self._client, self._image.id, entrypoint=KEEPALIVE, command=[],
+                    network_mode="none", detach=True)
         except APIError as error:
             raise TargetError(f"cannot create a container from {image}: {error.explanation}") from None
+        except BaseException:
+            if self._container is not None:  # interrupted right after creation
+                remove_container(self._container)
+            raise
 
     @property
     def container_id(self) -> str:
@@ -121,9 +133,7 @@ class ImageTarget(Target):
 
     def close(self) -> None:
         try:
-            self._container.remove(force=True)
-        except NotFound:
-            pass
+            remove_container(self._container)
         finally:
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
