@@ -207,3 +207,36 @@ def test_abspath_pragma_refuses_relative_includes(tmp_path):
     write(tmp_path, "/a.cnf", ".pragma abspath:true\n.include rel.cnf\n")
     with pytest.raises(ConfigError, match="relative include"):
         read_config(RootFilesystem(tmp_path), "/a.cnf", {})
+
+
+EDGE_CONFIGS = {  # name -> config; the include loop spans two files
+    "missing": "openssl_conf = openssl_init\n.include /tmp/gone.cnf\n.include /etc/ssl/fipsmodule.cnf\n"
+               "[openssl_init]\nproviders = p\n[p]\nfips = fips_sect\n",
+    "undefined": "openssl_conf = openssl_init\nx = $undefined\n.include /etc/ssl/fipsmodule.cnf\n"
+                 "[openssl_init]\nproviders = p\n[p]\nfips = fips_sect\n",
+    "loop": ".include /tmp/loop-back.cnf\n.include /etc/ssl/fipsmodule.cnf\nopenssl_conf = openssl_init\n"
+            "[openssl_init]\nproviders = p\n[p]\nfips = fips_sect\n",
+    "loop-back": ".include /tmp/loop.cnf\n",
+}
+
+
+def test_reader_refuses_what_openssl_refuses(image, run_in, tmp_path, parts):
+    """The real OpenSSL in the reference image loads each edge configuration (the FIPS provider
+    is listed) or refuses it (it falls back to the default provider); the reader agrees."""
+    files = "".join(f"printf '%s' '{text}' > /tmp/{name}.cnf\n" for name, text in EDGE_CONFIGS.items())
+    probe = "".join(f"OPENSSL_CONF=/tmp/{name}.cnf openssl list -providers | grep -q '^  fips$' "
+                    f"&& echo {name}=loaded || echo {name}=refused\n" for name in EDGE_CONFIGS if name != "loop-back")
+    code, output = run_in(image(REFERENCE), files + probe)
+    assert code == 0, output
+    real = dict(line.split("=") for line in output.split())
+    for name, text in EDGE_CONFIGS.items():
+        write(tmp_path, f"/tmp/{name}.cnf", text)
+    write(tmp_path, "/etc/ssl/fipsmodule.cnf", (parts / "fipsmodule.cnf").read_text())
+    ours = {}
+    for name in real:
+        try:
+            read_config(RootFilesystem(tmp_path), f"/tmp/{name}.cnf", {})
+            ours[name] = "loaded"
+        except ConfigError:
+            ours[name] = "refused"
+    assert real == ours == {"missing": "loaded", "undefined": "refused", "loop": "refused"}
