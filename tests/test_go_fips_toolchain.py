@@ -8,11 +8,11 @@ import shutil
 
 import pytest
 
+from fipscheck.checks.go import classify
 from fipscheck.model import Status
 from fipscheck.probes.gobuild import GoBinary, GoBuildInfo, go_binaries, parse_modinfo
 from fipscheck.runner import ScanContext, scan
 from fipscheck.targets import ImageTarget, RootfsTarget
-from fipscheck.checks.go import classify
 
 VARIANTS = "fipscheck/go-variants:latest"
 BIN = "/opt/go-variants/bin"

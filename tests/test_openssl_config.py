@@ -21,8 +21,10 @@ MODULE = f"{LIBDIR}/ossl-modules/fips.so"
 TWINS = {  # image -> (status, words the message must contain)
     REFERENCE: (Status.PASS, "module MAC verified"),
     "fipscheck/openssl-fips-not-activated:latest": (Status.FAIL, "no FIPS provider is configured"),
-    "fipscheck/openssl-fips-no-default-properties:latest": (Status.FAIL, "default_properties does not contain fips=yes"),
-    "fipscheck/openssl-fips-tampered:latest": (Status.FAIL, "module-mac in /etc/ssl/fipsmodule.cnf does not match"),
+    "fipscheck/openssl-fips-no-default-properties:latest": (
+        Status.FAIL, "default_properties does not contain fips=yes"),
+    "fipscheck/openssl-fips-tampered:latest": (
+        Status.FAIL, "module-mac in /etc/ssl/fipsmodule.cnf does not match"),
 }
 # The real tool inside the image: verify the recorded MAC, then compute a fresh one.
 FIPSINSTALL = (f"OPENSSL_CONF=/dev/null openssl fipsinstall -module {MODULE} -in /etc/ssl/fipsmodule.cnf "
@@ -225,7 +227,8 @@ def test_reader_refuses_what_openssl_refuses(image, run_in, tmp_path, parts):
     is listed) or refuses it (it falls back to the default provider); the reader agrees."""
     files = "".join(f"printf '%s' '{text}' > /tmp/{name}.cnf\n" for name, text in EDGE_CONFIGS.items())
     probe = "".join(f"OPENSSL_CONF=/tmp/{name}.cnf openssl list -providers | grep -q '^  fips$' "
-                    f"&& echo {name}=loaded || echo {name}=refused\n" for name in EDGE_CONFIGS if name != "loop-back")
+                    f"&& echo {name}=loaded || echo {name}=refused\n"
+                    for name in EDGE_CONFIGS if name != "loop-back")
     code, output = run_in(image(REFERENCE), files + probe)
     assert code == 0, output
     real = dict(line.split("=") for line in output.split())

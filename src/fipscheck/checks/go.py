@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 FIPS140_ENABLED = ("on", "only", "auto")
 OPENSSL_EXPERIMENTS = frozenset({"opensslcrypto", "systemcrypto", "strictfipsruntime"})
+OPENSSL_BACKENDS = frozenset({"golang-fips", "microsoft-openssl"})  # gobuild.MARKERS keys
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,9 @@ def classify(binary: GoBinary, godebug_env: str | None, libcrypto: list[str]) ->
     if "crypto" not in binary.markers:
         return GoVerdict("no-crypto", None, "no crypto/ functions in the binary", decided)
     experiments = binary.info.experiments
-    if ({"golang-fips", "microsoft-openssl"} & binary.markers or experiments & OPENSSL_EXPERIMENTS
-            or settings.get("microsoft_systemcrypto") == "1"):
-        decided["backend"] = ",".join(sorted({"golang-fips", "microsoft-openssl"} & binary.markers)) or "settings"
+    backends = OPENSSL_BACKENDS & binary.markers
+    if backends or experiments & OPENSSL_EXPERIMENTS or settings.get("microsoft_systemcrypto") == "1":
+        decided["backend"] = ",".join(sorted(backends)) or "build settings"
         if settings.get("CGO_ENABLED") != "1" or binary.interpreter is None:
             return GoVerdict("openssl", False, "OpenSSL backend without cgo or dynamic linking: "
                              "it cannot dlopen libcrypto", decided)

@@ -10,6 +10,7 @@ from ..probes.opensslconf import (
     ConfigError,
     LibCrypto,
     OpenSSLConfig,
+    Value,
     install_mac,
     module_mac,
     openssl_install,
@@ -59,44 +60,63 @@ def _evaluate(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str]) -> tuple[
     return reasons, evidence
 
 
+def _truthy(value: Value | None) -> bool:
+    return value is not None and value.text.strip().lower() not in FALSE_WORDS
+
+
+def _is_fips(config: OpenSSLConfig, name: str, section: str) -> bool:
+    identity = config.get(section, "identity")
+    return (name == "fips" or (identity is not None and identity.text == "fips")
+            or _module(config, section, name).rsplit("/", 1)[-1] == "fips.so")
+
+
 def _providers(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str], config: OpenSSLConfig,
-               init: dict, evidence: dict[str, Any]) -> list[str]:
-    section = init.get("providers")
-    providers = config.sections.get(section.text, {}) if section else {}
-    activated = [name for name, sect in providers.items()
-                 if (act := config.get(sect.text, "activate")) and act.text.strip().lower() not in FALSE_WORDS]
-    evidence["providers_activated"] = activated
-    fips_name = next((n for n, s in providers.items() if (config.get(s.text, "identity") or s).text == "fips"
-                      or n == "fips" or _module(config, s.text, n).endswith("/fips.so")), None)
+               init: dict[str, Value], evidence: dict[str, Any]) -> list[str]:
+    listed = init.get("providers")
+    entries = config.sections.get(listed.text, {}) if listed else {}
+    providers = {name: sect.text for name, sect in entries.items()}  # provider -> its section
+    evidence["providers_activated"] = [n for n, sect in providers.items()
+                                       if _truthy(config.get(sect, "activate"))]
+    fips_name = next((n for n, sect in providers.items() if _is_fips(config, n, sect)), None)
     if fips_name is None:
         return ["no FIPS provider is configured in the providers section"]
-    reasons = [] if fips_name in activated else [f"the FIPS provider section {fips_name!r} is not activated"]
-    fips_section = providers[fips_name].text
-    modules_dir = env.get("OPENSSL_MODULES") or lib.modulesdir
+    reasons = [] if fips_name in evidence["providers_activated"] else [
+        f"the FIPS provider section {fips_name!r} is not activated"]
+    fips_section = providers[fips_name]
     module = _module(config, fips_section, fips_name)
     if not module.startswith("/"):
+        modules_dir = env.get("OPENSSL_MODULES") or lib.modulesdir
         if modules_dir is None:
             return [*reasons, f"cannot tell where {module} is: libcrypto names no MODULESDIR"]
         module = f"{modules_dir.rstrip('/')}/{module}"
-    recorded = config.get(fips_section, "module-mac")
-    evidence.update(fips_section=fips_section, module=module,
+    return reasons + _module_integrity(fs, config, fips_section, module, evidence)
+
+
+def _module_integrity(fs: RootFilesystem, config: OpenSSLConfig, section: str, module: str,
+                      evidence: dict[str, Any]) -> list[str]:
+    """What `openssl fipsinstall -verify` checks: module-mac (and install-mac, when an
+    install-status is recorded) against MACs computed here with the default key."""
+    recorded = config.get(section, "module-mac")
+    evidence.update(fips_section=section, module=module,
                     module_mac_recorded=recorded.text if recorded else None,
                     module_mac_file=recorded.file if recorded else None)
     if not fs.is_file(module):
-        return [*reasons, f"the FIPS module {module} does not exist"]
-    computed = module_mac(fs, module)
-    evidence["module_mac_computed"] = computed
+        return [f"the FIPS module {module} does not exist"]
+    evidence["module_mac_computed"] = computed = module_mac(fs, module)
+    reasons = []
     if recorded is None:
-        reasons.append(f"section {fips_section} has no module-mac: fipsmodule.cnf is not included")
-    elif recorded.text.replace(":", "").upper() != computed.replace(":", ""):
+        reasons.append(f"section {section} has no module-mac: fipsmodule.cnf is not included")
+    elif not _same_mac(recorded.text, computed):
         reasons.append(f"module-mac in {recorded.file} does not match {module}: the module was "
                        "changed or replaced after fipsinstall")
-    status = config.get(fips_section, "install-status")
-    recorded_install = config.get(fips_section, "install-mac")
-    if status and (recorded_install is None
-                   or recorded_install.text.replace(":", "").upper() != install_mac().replace(":", "")):
-        reasons.append(f"install-mac in section {fips_section} does not match install-status")
+    status, installed = config.get(section, "install-status"), config.get(section, "install-mac")
+    if status and (installed is None or not _same_mac(installed.text, install_mac())):
+        reasons.append(f"install-mac in section {section} does not match install-status")
     return reasons
+
+
+def _same_mac(recorded: str, computed: str) -> bool:
+    return recorded.replace(":", "").strip().upper() == computed.replace(":", "")
 
 
 def _module(config: OpenSSLConfig, section: str, name: str) -> str:
