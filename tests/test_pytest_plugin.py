@@ -15,7 +15,7 @@ def empty_dir(pytester):
 
 def test_checks_collected_from_an_empty_directory(empty_dir, image, no_leaks):
     result = empty_dir.runpytest_subprocess(f"--fips-image={image(REFERENCE)}",
-                                            "-p", "no:cacheprovider", "-v")
+                                            "-p", "no:cacheprovider", "-v", "-k", "libraries")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"fips[[]{REFERENCE}]::libraries.banned PASSED*",
                                  f"{REFERENCE}: PASS*"])
@@ -24,7 +24,7 @@ def test_checks_collected_from_an_empty_directory(empty_dir, image, no_leaks):
 def test_failure_shows_evidence_and_junit_carries_the_check(empty_dir, image, no_leaks):
     junit = empty_dir.path / "out.xml"
     result = empty_dir.runpytest_subprocess(f"--fips-image={image(GNUTLS_TWIN)}",
-                                            f"--junitxml={junit}")
+                                            f"--junitxml={junit}", "-k", "libraries")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*libraries.banned: FAIL: 3 banned crypto libraries*",
                                  '*"family": "gnutls"*'])
@@ -34,7 +34,8 @@ def test_failure_shows_evidence_and_junit_carries_the_check(empty_dir, image, no
 
 
 def test_unreachable_image_is_a_failure_not_a_skip(empty_dir, no_leaks):
-    result = empty_dir.runpytest_subprocess("--fips-image=fipscheck/no-such-image:never")
+    result = empty_dir.runpytest_subprocess("--fips-image=fipscheck/no-such-image:never",
+                                            "-k", "libraries")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*libraries.banned: ERROR: no such image*"])
 

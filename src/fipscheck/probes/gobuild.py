@@ -175,8 +175,8 @@ def parse_buildinfo(elf: ElfFile, blob: bytes) -> GoBuildInfo:
         modinfo = modinfo[SENTINEL:-SENTINEL]
     else:
         modinfo = b""
-    decode = lambda b: b.decode("utf-8", "surrogateescape")  # noqa: E731
-    return parse_modinfo(decode(version), "inline" if inline else "pointer", decode(modinfo))
+    return parse_modinfo(version.decode("utf-8", "surrogateescape"), "inline" if inline else "pointer",
+                         modinfo.decode("utf-8", "surrogateescape"))
 
 
 def _find_blob(elf: ElfFile) -> bytes | None:
