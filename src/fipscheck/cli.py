@@ -8,6 +8,7 @@ import sys
 
 from . import __version__
 from .errors import FipscheckError
+from .native import executable_path
 from .render import to_json, to_text
 from .runner import scan
 from .targets import open_target
@@ -24,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
     scan_cmd.add_argument("--check", action="append", metavar="ID",
                           help="run only this check (repeatable)")
+    commands.add_parser("native-path", help="print the path of the bundled fips-startup-check "
+                        "(to COPY into images)")
     return parser
 
 
@@ -33,6 +36,13 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "native-path":
+        try:
+            print(executable_path())
+        except FipscheckError as error:
+            print(f"fipscheck: error: {error}", file=sys.stderr)
+            return 2
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
     kind, name = ("rootfs", args.rootfs) if args.rootfs else ("image", args.image)
     try:
