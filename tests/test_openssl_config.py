@@ -32,22 +32,20 @@ FIPSINSTALL = (f"OPENSSL_CONF=/dev/null openssl fipsinstall -module {MODULE} -in
                ">/dev/null 2>&1 && grep module-mac /tmp/m.cnf")
 
 
-@pytest.fixture(scope="module")
-def config_result(image):
-    """The check's result per image, scanned once for the tests of this module."""
-    results = {}
+def config_result(name: str):
+    with ImageTarget(name) as target:
+        return scan(target, checks=["openssl.config"]).checks[0]
 
-    def result(name: str):
-        if name not in results:
-            with ImageTarget(image(name)) as target:
-                results[name] = scan(target, checks=["openssl.config"]).checks[0]
-        return results[name]
-    return result
+
+@pytest.fixture(scope="module")
+def results(image):
+    """The check's result for the reference and each twin, scanned once for this module."""
+    return {name: config_result(image(name)) for name in TWINS}
 
 
 @pytest.mark.parametrize("name", sorted(TWINS))
-def test_reference_and_twins(name, config_result, no_leaks):
-    result = config_result(name)
+def test_reference_and_twins(name, results):
+    result = results[name]
     status, words = TWINS[name]
     assert result.status is status and words in result.message, result.message
     only = result.evidence["configurations"][0]
@@ -55,11 +53,11 @@ def test_reference_and_twins(name, config_result, no_leaks):
 
 
 @pytest.mark.parametrize("name", [REFERENCE, "fipscheck/openssl-fips-tampered:latest"])
-def test_mac_agrees_with_openssl_fipsinstall(name, image, run_in, config_result, no_leaks):
+def test_mac_agrees_with_openssl_fipsinstall(name, image, run_in, results, no_leaks):
     code, output = run_in(image(name), FIPSINSTALL)
     assert code == 0, output
     fresh = re.search(r"module-mac = (\S+)", output).group(1)
-    only = config_result(name).evidence["configurations"][0]
+    only = results[name].evidence["configurations"][0]
     assert only["module_mac_computed"] == fresh
     verified = "VERIFY PASSED" in output
     assert verified == ("VERIFY FAILED" not in output)
