@@ -7,11 +7,14 @@ Each reference directory holds a Dockerfile (taking ``ARG BASE_IMAGE``) and an `
     context = "."                   # build context relative to the repository (default: the dir)
     inputs = ["native"]             # extra paths whose content decides a rebuild
     wheels = ["cryptography==50.0.2"]  # PyPI wheels fetched on the host into <dir>/wheels/
+    [args]                          # more build args naming images, as base does
+    DEBIAN_IMAGE = "trixie"
     [images]
     "fipscheck/openssl-fips:latest" = "openssl-fips"     # image name = Dockerfile target
 
 An image is rebuilt only when the hash of its inputs (the directory, the extra inputs, the
-base image's ID, the target) differs from the hash recorded in its label.
+IDs of the base image and of the images named in ``[args]``, the target) differs from the hash
+recorded in its label.
 """
 
 from __future__ import annotations
@@ -80,8 +83,14 @@ def ensure_base(client: docker.DockerClient, suite: str) -> None:
     log(f"{name} made in {time.monotonic() - started:.0f} s")
 
 
-def inputs_hash(directory: Path, spec: dict, base_id: str, target: str) -> str:
-    digest = hashlib.sha256(f"{base_id}\0{target}\0".encode())
+def image_args(spec: dict) -> dict[str, str]:
+    """Build args naming images: BASE_IMAGE from ``base``, the others from ``[args]``."""
+    named = {"BASE_IMAGE": spec["base"], **spec.get("args", {})}
+    return {arg: base_image(value) for arg, value in named.items()}
+
+
+def inputs_hash(directory: Path, spec: dict, image_ids: list[str], target: str) -> str:
+    digest = hashlib.sha256("\0".join([*image_ids, target, ""]).encode())
     roots = [directory] + [REPO / extra for extra in spec.get("inputs", [])]
     for root in roots:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
@@ -105,8 +114,9 @@ def fetch_wheels(directory: Path, spec: dict) -> None:
 
 
 def build(client: docker.DockerClient, directory: Path, spec: dict, name: str, target: str) -> None:
-    base = base_image(spec["base"])
-    wanted = inputs_hash(directory, spec, client.images.get(base).id, target)
+    buildargs = image_args(spec)
+    wanted = inputs_hash(directory, spec, [client.images.get(i).id for i in buildargs.values()],
+                         target)
     try:
         if client.images.get(name).labels.get(INPUTS_LABEL) == wanted:
             return
@@ -119,7 +129,7 @@ def build(client: docker.DockerClient, directory: Path, spec: dict, name: str, t
         client.images.build(
             path=str(context), dockerfile=str((directory / "Dockerfile").relative_to(context)),
             tag=name, target=target, network_mode="host", rm=True, forcerm=True,
-            buildargs={"BASE_IMAGE": base}, labels={INPUTS_LABEL: wanted})
+            buildargs=buildargs, labels={INPUTS_LABEL: wanted})
     except BuildError as error:
         for chunk in error.build_log:
             sys.stderr.write(chunk.get("stream", "") or chunk.get("error", "") or "")
@@ -146,8 +156,9 @@ def main() -> None:
             return
         done.add(directory)
         spec = specs[directory]
-        if spec["base"] in producer:  # built on another reference image: build that first
-            build_dir(producer[spec["base"]])
+        for used in [spec["base"], *spec.get("args", {}).values()]:
+            if used in producer:  # built on another reference image: build that first
+                build_dir(producer[used])
         fetch_wheels(directory, spec)
         for name, target in spec["images"].items():
             build(client, directory, spec, name, target)

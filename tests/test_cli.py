@@ -57,9 +57,10 @@ def test_rootfs_scan_reads_a_directory(tmp_path):
     lib.mkdir(parents=True)
     (lib / "libmbedcrypto.so.7").write_bytes(Path("/usr/bin/true").read_bytes())  # any real ELF
     (lib / "libmbedcrypto.so").symlink_to("libmbedcrypto.so.7")
-    done = fipscheck("scan", "--rootfs", str(tmp_path), "--format", "json")
+    done = fipscheck("scan", "--rootfs", str(tmp_path), "--format", "json", "--check", "libraries.banned")
     assert done.returncode == 1
-    found = json.loads(done.stdout)["checks"][0]["evidence"]["found"]
+    checks = json.loads(done.stdout)["checks"]
+    found = next(c for c in checks if c["id"] == "libraries.banned")["evidence"]["found"]
     assert found == [{"path": "/usr/lib/libmbedcrypto.so.7", "family": "mbedtls", "soname": None,
                       "reason": found[0]["reason"], "aliases": ["/usr/lib/libmbedcrypto.so"]}]
 

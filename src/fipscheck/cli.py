@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
 from . import __version__
-from .errors import FipscheckError
+from .errors import FipscheckError, NotCompliantError
+from .inprocess import require, status
+from .native import executable_path
 from .render import to_json, to_text
 from .runner import scan
 from .targets import open_target
@@ -24,7 +27,22 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
     scan_cmd.add_argument("--check", action="append", metavar="ID",
                           help="run only this check (repeatable)")
+    _add_process_commands(commands)
+    commands.add_parser("native-path", help="print the path of the bundled fips-startup-check "
+                        "(to COPY into images)")
     return parser
+
+
+def _add_process_commands(commands) -> None:
+    status_cmd = commands.add_parser("status", help="check this Python process (as fipscheck.status())")
+    status_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    preflight = commands.add_parser(
+        "preflight", help="check this Python, then exec CMD; exit 1 instead if not compliant")
+    preflight.add_argument("--warn-only", action="store_true",
+                           help="print the failures but exec CMD anyway")
+    preflight.add_argument("--check", action="append", metavar="ID",
+                           help="require only this check to pass (repeatable)")
+    preflight.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -33,6 +51,19 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "status":
+        report = status()
+        print(to_json(report) if args.format == "json" else to_text(report))
+        return report.exit_code
+    if args.command == "preflight":
+        return _preflight(args.argv, args.check, args.warn_only)
+    if args.command == "native-path":
+        try:
+            print(executable_path())
+        except FipscheckError as error:
+            print(f"fipscheck: error: {error}", file=sys.stderr)
+            return 2
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
     kind, name = ("rootfs", args.rootfs) if args.rootfs else ("image", args.image)
     try:
@@ -46,6 +77,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fipscheck: interrupted", file=sys.stderr)
         return 130
+
+
+def _preflight(argv: list[str], checks: list[str] | None, warn_only: bool) -> int:
+    """Exec the command when compliant: same PID, so its signals and exit code are its own."""
+    command = argv[1:] if argv[:1] == ["--"] else argv
+    if not command:
+        print("fipscheck: error: preflight needs a command after --", file=sys.stderr)
+        return 2
+    try:
+        require(checks)
+    except NotCompliantError as error:
+        for result in error.failed:
+            print(f"fipscheck: {result.status.value.upper()} {result.id}: {result.message}",
+                  file=sys.stderr)
+        if not warn_only:
+            return 1
+    except ValueError as error:
+        print(f"fipscheck: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        os.execvp(command[0], command)
+    except OSError as error:
+        print(f"fipscheck: cannot run {command[0]}: {error}", file=sys.stderr)
+        return 127
 
 
 if __name__ == "__main__":

@@ -32,3 +32,6 @@ DEFAULT_BANNED = (
 @dataclass(frozen=True)
 class Policy:
     banned_libraries: tuple[BannedLibrary, ...] = DEFAULT_BANNED
+    # SHA-1 stays approved for uses other than signatures until 2030; False requires that
+    # Python refuses it for security use too.
+    allow_sha1: bool = True

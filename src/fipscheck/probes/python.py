@@ -1,0 +1,114 @@
+"""The Python interpreters of a target and the facts ``python_interpreter`` gathers in each.
+
+In an image the facts come from the image's own interpreters: the probe script is copied
+into the container and run there, never on the host. In the current process (``status()``)
+the same module is called directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EvidenceError, RootEscapeError
+from ..targets.process import ProcessTarget
+from . import python_interpreter
+
+if TYPE_CHECKING:
+    from ..fs import RootFilesystem
+    from ..runner import ScanContext
+
+PROBE_PATH = "/.fipscheck/python_interpreter.py"
+# Searched after the image's PATH: where distributions and the official images put Python.
+COMMON_DIRS = ("/usr/local/bin", "/usr/bin", "/bin", "/opt/python/bin")
+COMMAND_NAME = re.compile(r"^python3?(\.\d+)?$")
+# What a command must resolve to: a Python 3 (so `python` -> python2.7 is left out).
+INTERPRETER_NAME = re.compile(r"^python3(\.\d+)?$")
+
+
+@dataclass
+class PythonRuntime:
+    interpreter: str  # as found (a command path in the target, or sys.executable)
+    resolved: str  # the file it resolves to
+    facts: dict[str, Any]
+
+
+@dataclass
+class PythonRuntimes:
+    searched: list[str]
+    runtimes: list[PythonRuntime] = field(default_factory=list)
+
+
+def python_runtimes(ctx: ScanContext) -> PythonRuntimes:
+    target = ctx.target
+    if isinstance(target, ProcessTarget):
+        executable = target.executable
+        facts = python_interpreter.gather(may_import=False)  # this process's OpenSSL stays as is
+        return PythonRuntimes([executable], [PythonRuntime(executable, executable, facts)])
+    searched = search_dirs(target.config.env.get("PATH", ""))
+    found = PythonRuntimes(searched)
+    interpreters = find_interpreters(target.filesystem, searched)
+    if interpreters:
+        script = resources.files(__package__).joinpath("python_interpreter.py").read_bytes()
+        target.put_file(PROBE_PATH, script, 0o644)
+    for command, resolved in interpreters:
+        result = target.exec([command, "-B", PROBE_PATH])
+        if result.exit_code != 0:
+            raise EvidenceError(f"{command} could not run the probe (exit {result.exit_code}): "
+                                f"{result.stderr.decode(errors='replace')[-500:]}")
+        try:
+            facts = json.loads(result.stdout)
+        except ValueError:
+            raise EvidenceError(f"{command} printed no JSON: {result.text[:200]!r}") from None
+        found.runtimes.append(PythonRuntime(command, resolved, facts))
+    return found
+
+
+def search_dirs(path_variable: str) -> list[str]:
+    dirs = [d for d in path_variable.split(":") if d.startswith("/")]
+    return list(dict.fromkeys([*dirs, *COMMON_DIRS]))
+
+
+def find_interpreters(fs: RootFilesystem, dirs: list[str]) -> list[tuple[str, str]]:
+    """(command, resolved file) per distinct Python 3 interpreter, in search order: the
+    image's PATH first, so a virtualenv there is run as the application would run it."""
+    chosen: dict[str, str] = {}
+    for directory in dirs:
+        for command in sorted(_commands(fs, directory), key=_preference):
+            try:
+                resolved = fs.resolve(command)
+            except (OSError, RootEscapeError):
+                continue
+            name = resolved.rsplit("/", 1)[-1]
+            if resolved not in chosen.values() and INTERPRETER_NAME.match(name) \
+                    and _executable_file(fs, resolved):
+                chosen[command] = resolved
+    return list(chosen.items())
+
+
+def _commands(fs: RootFilesystem, directory: str) -> list[str]:
+    if not fs.exists(directory):
+        return []
+    top = fs.resolve(directory).rstrip("/")
+    # walk() is recursive; only the directory's own entries are commands
+    return [f"{directory.rstrip('/')}/{e.name}" for e in fs.walk(directory)
+            if e.path.rsplit("/", 1)[0] == top and COMMAND_NAME.match(e.name)]
+
+
+def _preference(command: str) -> tuple[int, str]:
+    """python3 before python3.N before python: the name an application most likely runs."""
+    name = command.rsplit("/", 1)[-1]
+    return ({"python3": 0, "python": 2}.get(name, 1), name)
+
+
+def _executable_file(fs: RootFilesystem, path: str) -> bool:
+    try:
+        mode = os.stat(fs.host_path(path), follow_symlinks=False).st_mode
+    except (OSError, EvidenceError):
+        return False
+    return stat.S_ISREG(mode) and bool(mode & 0o111)
