@@ -69,3 +69,14 @@ def test_programs_linking_the_system_libcrypto_are_not_bundled(tmp_path):
     shutil.copy("/usr/bin/openssl", tmp_path / "usr/bin/openssl")
     result = banned(RootfsTarget(tmp_path))
     assert result.status is Status.PASS, result.evidence
+
+
+def test_go_programs_are_left_to_the_go_check(static_scan):
+    """BoringCrypto and Go's FIPS module are linked into Go programs by design:
+    go.fips-toolchain judges them, neither of these checks does."""
+    results = static_scan("fipscheck/go-variants:latest")
+    found = [f["path"] for f in results["libraries.banned"].evidence["found"]]
+    assert not [p for p in found if p.startswith("/opt/go-variants/")]
+    linkage = results["linkage.libcrypto"].evidence
+    assert "/opt/go-variants/bin/crypto-plain" in linkage["static_go_programs"]
+    assert not [f for f in linkage["failures"] if f["program"].startswith("/opt/go-variants/")]

@@ -226,7 +226,9 @@ def _expand(dirs: tuple[str, ...], origin: str) -> list[str]:
     return [d for d in expanded if d.startswith("/") and "$" not in d]
 
 
-def _is_go(elf: ElfSummary) -> bool:
+def is_go(elf: ElfSummary) -> bool:
+    """A Go program: go.fips-toolchain judges its crypto (BoringCrypto and Go's own FIPS
+    module are statically linked by design)."""
     return ".go.buildinfo" in elf.section_names
 
 
@@ -248,7 +250,7 @@ def linkage(ctx: ScanContext) -> Linkage:
         if is_libcrypto(elf):
             continue  # a copy itself: libcrypto_copies describes it
         if _is_static_program(elf):
-            if _is_go(elf):
+            if is_go(elf):
                 left_to_go.append(elf.path)
                 continue
             try:
