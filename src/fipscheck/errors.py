@@ -15,3 +15,9 @@ class EvidenceError(FipscheckError):
 
 class RootEscapeError(EvidenceError):
     """A path or symlink inside a scanned root could not be resolved inside that root."""
+
+
+class NotApplicableError(FipscheckError):
+    """The target cannot offer what a check needs by its nature (a remote host's filesystem,
+    say): the check is skipped with this reason. Not for evidence that should be there and
+    could not be read: that is an EvidenceError."""

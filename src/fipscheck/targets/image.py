@@ -8,52 +8,38 @@ to run something inside it. ``close`` removes both, whatever happened before.
 
 from __future__ import annotations
 
-import io
-import shutil
-import tarfile
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from docker.errors import APIError, ImageNotFound, NotFound
 
 from ..errors import TargetError
-from ..fs import RootFilesystem
-from .base import ExecResult, Target, TargetConfig
+from .base import TargetConfig
+from .container import DockerContainerTarget
 from .engine import docker_client, ownership_labels, reap_orphans
-from .export import ExtractStats, extract
 
 KEEPALIVE = ["sleep", "infinity"]
 
 
-class ImageTarget(Target):
+class ImageTarget(DockerContainerTarget):
     kind = "image"
-    can_run = True
 
     def __init__(self, image: str) -> None:
-        super().__init__(image)
-        self._client = docker_client()
-        reap_orphans(self._client)
+        client = docker_client()
+        reap_orphans(client)
         try:
-            self._image = self._client.images.get(image)
+            self._image = client.images.get(image)
         except ImageNotFound:
             raise TargetError(f"no such image: {image}") from None
         except APIError as error:
             raise TargetError(f"cannot inspect image {image}: {error.explanation}") from None
-        self._tmp: Path | None = None
-        self._fs: RootFilesystem | None = None
-        self.export_stats: ExtractStats | None = None
-        self._started = False
         try:
-            self._container = self._client.containers.create(
+            container = client.containers.create(
                 self._image.id, entrypoint=KEEPALIVE, command=[], network_mode="none",
                 labels=ownership_labels(), detach=True)
         except APIError as error:
             raise TargetError(f"cannot create a container from {image}: {error.explanation}") from None
-
-    @property
-    def container_id(self) -> str:
-        return self._container.id
+        super().__init__(image, container)
+        self._started = False
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "image_id": self._image.id,
@@ -61,23 +47,9 @@ class ImageTarget(Target):
 
     @property
     def config(self) -> TargetConfig:
-        cfg = self._image.attrs.get("Config") or {}
-        env = dict(item.split("=", 1) for item in cfg.get("Env") or [] if "=" in item)
-        return TargetConfig(env=env, entrypoint=tuple(cfg.get("Entrypoint") or ()),
-                            cmd=tuple(cfg.get("Cmd") or ()), user=cfg.get("User") or "")
+        return TargetConfig.from_docker(self._image.attrs.get("Config"))
 
-    @property
-    def filesystem(self) -> RootFilesystem:
-        if self._fs is None:
-            self._tmp = Path(tempfile.mkdtemp(prefix="fipscheck-rootfs-"))
-            try:
-                self.export_stats = extract(self._container.export(), self._tmp)
-            except APIError as error:
-                raise TargetError(f"cannot export {self.name}: {error.explanation}") from None
-            self._fs = RootFilesystem(self._tmp)
-        return self._fs
-
-    def _ensure_started(self) -> None:
+    def _ready_to_exec(self) -> None:
         if self._started:
             return
         try:
@@ -90,40 +62,10 @@ class ImageTarget(Target):
                               f"(status {self._container.status}; it needs `sleep` to idle)")
         self._started = True
 
-    def exec(self, argv: list[str], env: dict[str, str] | None = None) -> ExecResult:
-        self._ensure_started()
-        try:
-            result = self._container.exec_run(argv, environment=env, demux=True)
-        except APIError as error:
-            raise TargetError(f"cannot run {argv[0]} in {self.name}: {error.explanation}") from None
-        out, err = result.output
-        return ExecResult(tuple(argv), result.exit_code, out or b"", err or b"")
-
-    def put_file(self, path: str, data: bytes, mode: int = 0o755) -> None:
-        """Copy a file into the container, creating its parent directories (meant for
-        fipscheck's own directory, e.g. ``/.fipscheck/``, not the image's)."""
-        parts = [p for p in path.split("/") if p]
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            for depth in range(1, len(parts)):
-                directory = tarfile.TarInfo("/".join(parts[:depth]))
-                directory.type, directory.mode = tarfile.DIRTYPE, 0o755
-                archive.addfile(directory)
-            info = tarfile.TarInfo("/".join(parts))
-            info.size, info.mode = len(data), mode
-            archive.addfile(info, io.BytesIO(data))
-        try:
-            ok = self._container.put_archive("/", buffer.getvalue())
-        except APIError as error:
-            raise TargetError(f"cannot copy {path} into {self.name}: {error.explanation}") from None
-        if not ok:
-            raise TargetError(f"cannot copy {path} into the container of {self.name}")
-
     def close(self) -> None:
         try:
             self._container.remove(force=True)
         except NotFound:
             pass
         finally:
-            if self._tmp is not None:
-                shutil.rmtree(self._tmp, ignore_errors=True)
+            super().close()
