@@ -59,3 +59,21 @@ def run_in(engine):
         finally:
             container.remove(force=True)
     return run
+
+
+@pytest.fixture(scope="session")
+def running(engine, image):
+    """Start a container of a reference image as a user would (its own entrypoint, no
+    network, no fipscheck labels) and return it; removed at the end of the session."""
+    started = []
+
+    def start(image_name: str):
+        container = engine.containers.run(image(image_name), detach=True, network_mode="none")
+        started.append(container)
+        container.reload()
+        assert container.status == "running", container.logs().decode()
+        return container
+
+    yield start
+    for container in started:
+        container.remove(force=True)

@@ -8,6 +8,7 @@ import sys
 
 from . import __version__
 from .errors import FipscheckError
+from .policy import Policy
 from .render import to_json, to_text
 from .runner import scan
 from .targets import open_target
@@ -17,10 +18,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fipscheck", description=__doc__)
     parser.add_argument("--version", action="version", version=f"fipscheck {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    scan_cmd = commands.add_parser("scan", help="check an image or a root filesystem")
+    scan_cmd = commands.add_parser("scan", help="check an image, a container, a host or a root "
+                                   "filesystem")
     where = scan_cmd.add_mutually_exclusive_group(required=True)
     where.add_argument("image", nargs="?", help="a container image known to the Docker engine")
+    where.add_argument("--container", metavar="NAME", help="a running container (left as it is)")
+    where.add_argument("--host", metavar="URL", help="a host through testinfra: local://, "
+                       "ssh://user@host, docker://NAME, podman://NAME, kubectl://POD")
     where.add_argument("--rootfs", metavar="DIR", help="a root filesystem in a directory")
+    scan_cmd.add_argument("--require-tool", action="append", default=[], metavar="COMMAND",
+                          help="a command that must be on the target's PATH (repeatable)")
     scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
     scan_cmd.add_argument("--check", action="append", metavar="ID",
                           help="run only this check (repeatable)")
@@ -34,10 +41,11 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    kind, name = ("rootfs", args.rootfs) if args.rootfs else ("image", args.image)
+    kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
+    policy = Policy(required_tools=tuple(args.require_tool))
     try:
-        with open_target(kind, name) as target:
-            report = scan(target, checks=args.check)
+        with open_target(kind, getattr(args, kind)) as target:
+            report = scan(target, policy, checks=args.check)
     except (FipscheckError, ValueError) as error:
         print(f"fipscheck: error: {error}", file=sys.stderr)
         return 2

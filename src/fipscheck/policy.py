@@ -32,3 +32,4 @@ DEFAULT_BANNED = (
 @dataclass(frozen=True)
 class Policy:
     banned_libraries: tuple[BannedLibrary, ...] = DEFAULT_BANNED
+    required_tools: tuple[str, ...] = ()  # commands that must be on the target's PATH

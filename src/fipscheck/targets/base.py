@@ -47,6 +47,7 @@ class TargetConfig:
 class Target(abc.ABC):
     kind: str
     can_run = False  # runtime probes need to run a command inside the target
+    own_kernel = False  # a host has its own kernel; a container shares its host's
 
     def __init__(self, name: str) -> None:
         self.name = name

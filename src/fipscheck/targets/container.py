@@ -54,8 +54,9 @@ class DockerContainerTarget(Target):
             self._fs = RootFilesystem(self._tmp)
         return self._fs
 
-    def _ready_to_exec(self) -> None:  # noqa: B027 - a running container needs nothing
-        """Make sure the container can run a command (ImageTarget starts its own here)."""
+    def _ready_to_exec(self) -> None:
+        """Make sure the container can run a command: a running one can; ImageTarget starts
+        its own here."""
 
     def exec(self, argv: list[str], env: dict[str, str] | None = None) -> ExecResult:
         self._ready_to_exec()

@@ -24,6 +24,9 @@ from .base import ExecResult, Target, TargetConfig
 # could hang on special files.
 VIRTUAL_FILESYSTEMS = ("/proc", "/sys", "/dev")
 
+# Backends that reach a container: its kernel is the machine's that runs it.
+CONTAINER_BACKENDS = frozenset({"docker", "podman", "kubectl", "openshift", "lxc"})
+
 INSTEAD = {"docker": "--container NAME (it exports the container's filesystem)",
            "podman": "--rootfs DIR on an exported copy (podman export NAME | tar -x -C DIR)"}
 
@@ -39,6 +42,7 @@ class HostTarget(Target):
         except Exception as error:  # testinfra raises plain RuntimeError/ValueError for bad URLs
             raise TargetError(f"cannot reach host {url}: {error}") from None
         self.backend = self._host.backend.NAME
+        self.own_kernel = self.backend not in CONTAINER_BACKENDS
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "backend": self.backend}
