@@ -8,6 +8,7 @@ import sys
 
 from . import __version__
 from .errors import FipscheckError
+from .native import executable_path
 from .policy import Policy
 from .render import to_json, to_text
 from .runner import scan
@@ -31,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
     scan_cmd.add_argument("--check", action="append", metavar="ID",
                           help="run only this check (repeatable)")
+    commands.add_parser("native-path", help="print the path of the bundled fips-startup-check "
+                        "(to COPY into images)")
     return parser
 
 
@@ -40,6 +43,9 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "native-path":
+        print(executable_path())
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
     kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
     policy = Policy(required_tools=tuple(args.require_tool))

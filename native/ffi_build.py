@@ -1,0 +1,17 @@
+"""cffi (API mode) build of fipscheck._native: the checker's C source compiled into an extension
+without its main(), exposing the in-process report. setup.py names this in ``cffi_modules``."""
+
+from cffi import FFI
+
+DECLARATIONS = """
+char *fsc_report_json(int argc, char **argv);
+void fsc_free(char *p);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(DECLARATIONS)
+ffibuilder.set_source("fipscheck._native", DECLARATIONS, sources=["native/fips-startup-check.c"],
+                      define_macros=[("FSC_NO_MAIN", "1")], libraries=["dl"])
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

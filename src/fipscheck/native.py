@@ -1,0 +1,72 @@
+"""The native checker (native/fips-startup-check.c) from Python.
+
+``report()`` runs it in-process through the cffi extension ``fipscheck._native``: it inspects
+the libcrypto this process has already loaded (e.g. by ``_hashlib``), or the one the dynamic
+linker would find, and returns the same JSON document the standalone prints. Its intrusive
+probes (loading the configuration to watch the FIPS self-tests) use a private OpenSSL library
+context, so the process's OpenSSL state is left as it was.
+
+``executable_path()`` is the standalone executable shipped in the package, for copying into
+images (``fipscheck native-path``) and for fipscheck's in-container probe.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import EvidenceError
+
+EXECUTABLE = Path(__file__).parent / "bin" / "fips-startup-check"
+
+# report() keyword -> the checker's option; True/False flags take no value.
+_OPTIONS = {
+    "libcrypto": "--libcrypto",
+    "wolfssl": "--wolfssl",
+    "try_fips_mode_set": "--try-fips-mode-set",
+    "require_provider": "--require-provider",
+    "require_wolfssl": "--require-wolfssl",
+}
+
+
+def options_to_argv(**options: Any) -> list[str]:
+    """The checker's command-line options for report()'s keywords (shared with the probe)."""
+    argv: list[str] = []
+    for name, value in options.items():
+        if name not in _OPTIONS:
+            raise TypeError(f"unknown option {name!r}; known: {', '.join(sorted(_OPTIONS))}")
+        if isinstance(value, bool):
+            argv += [_OPTIONS[name]] if value else []
+            continue
+        for item in [value] if isinstance(value, str | Path) else value:
+            argv += [_OPTIONS[name], str(item)]
+    return argv
+
+
+def report(**options: Any) -> dict[str, Any]:
+    """The FIPS report of this process's crypto libraries (schema_version 1). Options:
+    libcrypto/wolfssl (explicit library paths), try_fips_mode_set (OpenSSL 1.x: tell
+    "FIPS-capable but off" from "not capable"; this one does change the process),
+    require_provider (names), require_wolfssl."""
+    from ._native import ffi, lib  # built by pip install; imported late so the rest works without
+
+    argv = ["fipscheck", *options_to_argv(**options)]
+    keep = [ffi.new("char[]", arg.encode()) for arg in argv]
+    raw = lib.fsc_report_json(len(keep), ffi.new("char *[]", keep))
+    if raw == ffi.NULL:
+        raise MemoryError("the native checker could not allocate its report")
+    try:
+        document = json.loads(ffi.string(raw).decode("utf-8", errors="replace"))
+    finally:
+        lib.fsc_free(raw)
+    if "usage_error" in document:
+        raise ValueError(f"native checker: {document['usage_error']}")
+    return document
+
+
+def executable_path() -> Path:
+    """The standalone fips-startup-check inside the installed package."""
+    if not EXECUTABLE.is_file():
+        raise EvidenceError(f"{EXECUTABLE} is missing: reinstall fipscheck (pip builds it with make)")
+    return EXECUTABLE

@@ -1,0 +1,69 @@
+"""The native checker's report from inside the target: the standalone fips-startup-check is
+copied into the target's container and run there (never on the host), and its JSON report is
+the evidence of the runtime OpenSSL and wolfSSL checks. Each check keeps the verdict the
+checker gave under its own ID, so the preflight, ``fipscheck.native.report()`` and a scan
+agree."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..checks import Outcome
+from ..errors import EvidenceError
+from ..model import Status
+from ..native import executable_path
+
+if TYPE_CHECKING:
+    from ..runner import ScanContext
+
+TARGET_PATH = "/.fipscheck/fips-startup-check"
+# The checker is a glibc program: without one of these loaders it cannot start.
+GLIBC_LOADERS = ("/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+
+
+def native_report(ctx: ScanContext) -> dict[str, Any]:
+    """The checker's report from inside the target; ``{"unavailable": reason}`` when it could
+    not run because the target has no glibc loader, and there is no libcrypto to check either."""
+    target = ctx.target
+    target.put_file(TARGET_PATH, executable_path().read_bytes())
+    result = target.exec([TARGET_PATH])
+    try:
+        document = json.loads(result.stdout)
+    except ValueError:
+        if not any(target.filesystem.exists(loader) for loader in GLIBC_LOADERS):
+            return _without_glibc(ctx)
+        stderr = result.stderr.decode("utf-8", errors="replace").strip()
+        raise EvidenceError(f"{TARGET_PATH} exited {result.exit_code} without a report: "
+                            f"{stderr[-500:] or 'no output'}") from None
+    if not isinstance(document, dict) or document.get("schema_version") != 1:
+        raise EvidenceError(f"{TARGET_PATH} printed a report of an unknown schema")
+    return document
+
+
+def _without_glibc(ctx: ScanContext) -> dict[str, Any]:
+    libcrypto = next((e.path for e in ctx.target.filesystem.walk() if e.name.startswith("libcrypto")),
+                     None)
+    if libcrypto is not None:
+        raise EvidenceError(f"the target has {libcrypto} but no glibc loader to run the checker with")
+    return {"unavailable": "no glibc dynamic loader and no libcrypto in the target"}
+
+
+_OUTCOMES = {"pass": Status.PASS, "fail": Status.FAIL, "error": Status.ERROR, "skip": Status.SKIP}
+
+
+def native_outcome(ctx: ScanContext, check_id: str,
+                   evidence: Callable[[dict[str, Any]], dict[str, Any]]) -> Outcome:
+    """The checker's verdict on check_id, with the library it used and the report sections that
+    evidence picks from the report."""
+    document = ctx.evidence(native_report)
+    if "unavailable" in document:
+        return Outcome(Status.SKIP, document["unavailable"])
+    verdict = next((c for c in document.get("checks", []) if c.get("id") == check_id), None)
+    if verdict is None or verdict.get("status") not in _OUTCOMES:
+        raise EvidenceError(f"the native checker's report has no verdict on {check_id}")
+    library = document["libcrypto"]
+    return Outcome(_OUTCOMES[verdict["status"]], verdict["message"],
+                   {"libcrypto": {k: library[k] for k in ("path", "version", "family")},
+                    "checker": document["tool"], **evidence(document)})
