@@ -1,8 +1,5 @@
 #!/bin/sh
-# Entrypoint of the cni-fips reference image, as the aws-node FIPS image's: the FIPS
-# preflight first, then the main program; a failed preflight stops the container.
-set -e
-if [ -x /usr/local/bin/fips-startup-check ]; then
-    /usr/local/bin/fips-startup-check
-fi
-exec "$@"
+# Entrypoint of the cni-fips reference image, as the aws-node FIPS image's: the FIPS preflight
+# runs first and execs the main program only if OpenSSL's FIPS provider is active, FIPS mode is
+# on and the module passed its self-tests; otherwise it prints why and the container stops.
+exec /usr/local/bin/fips-startup-check --require-provider fips -- "$@"
