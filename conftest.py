@@ -77,3 +77,12 @@ def running(engine, image):
     yield start
     for container in started:
         container.remove(force=True)
+
+
+def host_fips_enabled() -> str | None:
+    """This machine's kernel FIPS switch, read directly (None: the kernel has none)."""
+    try:
+        with open("/proc/sys/crypto/fips_enabled") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import host_fips_enabled
 
 from fipscheck import Policy, Status
 from fipscheck.errors import TargetError
@@ -57,14 +58,6 @@ def test_a_stopped_or_missing_container_is_a_target_error(engine, image):
         stopped.remove(force=True)
     with pytest.raises(TargetError, match="no such container"):
         open_target("container", "fipscheck-no-such-container")
-
-
-def host_fips_enabled() -> str | None:
-    try:
-        with open("/proc/sys/crypto/fips_enabled") as f:
-            return f.read().strip()
-    except FileNotFoundError:
-        return None
 
 
 def test_local_host_reads_this_machines_kernel_and_root():

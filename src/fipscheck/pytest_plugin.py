@@ -1,7 +1,7 @@
 """pytest plugin: ``pytest --fips-image=IMAGE`` (or ``--fips-container``, ``--fips-host``,
 ``--fips-rootfs``, or the ini options of the same names) collects one test item per built-in
 check per target, from any directory, and offers fixtures for users' own tests on the same
-targets: ``fips_target``, ``fips_host``, ``fips_report``.
+targets: ``fips_target``, ``fips_host``, ``fips_report``, ``fips_native``.
 
 Each target is opened once per process (per xdist worker), when its first item or fixture
 needs it, and closed at the end of the session whatever happened (failure, Ctrl-C, SIGTERM).
@@ -21,6 +21,7 @@ import pytest
 from .checks import Check
 from .errors import FipscheckError, NotApplicableError
 from .model import CheckResult, Report, Status
+from .native import executable_path, options_to_argv
 from .policy import Policy
 from .render import evidence_text
 from .runner import ScanContext, run_check, select_checks
@@ -58,7 +59,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                       help=f"targets to check when no --fips-* target is given: {what}")
     group.addoption("--fips-require-tool", action="append", default=[], metavar="COMMAND",
                     help="a command the target must have on its PATH (tools.required); repeatable")
-    parser.addini("fips_require_tool", type="linelist", default=[],
+    parser.addini("fips_require_tool", type="args", default=[],
                   help="commands the targets must have on their PATH, as --fips-require-tool")
 
 
@@ -161,6 +162,15 @@ class FipsSession:
             specs = self.specs or [None]
             metafunc.parametrize("fips_target_spec", specs, indirect=True,
                                  ids=[s.label if s else "no-target" for s in specs])
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        """A skipped check is reported under its node ID (``-rs`` would otherwise name the
+        line of this plugin that raised the skip)."""
+        report = yield
+        if isinstance(item, FipsCheckItem) and report.skipped and call.excinfo is not None:
+            report.longrepr = (item.nodeid, None, str(call.excinfo.value))
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collects verdicts from the reports, so that under xdist the controller, which
@@ -265,3 +275,37 @@ def fips_report(request: pytest.FixtureRequest, fips_target_spec: TargetSpec) ->
     """The full fipscheck Report on the target (every built-in check, evidence included),
     computed once per target and shared with the built-in items."""
     return _session(request).report(fips_target_spec)
+
+
+@dataclass(frozen=True)
+class NativeRun:
+    """One run of fips-startup-check inside the target."""
+
+    argv: tuple[str, ...]
+    exit_code: int  # 0 compliant, 1 not compliant, 2 could not check
+    report: dict | None  # its JSON report (None with --text or a preflight's exec'd command)
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def fips_native(fips_target: Target):
+    """Run the native checker (native/fips-startup-check.c) inside the target with options of
+    your own: keywords as ``fipscheck.native.report()`` takes them (``require_provider="fips"``,
+    ``libcrypto="/opt/lib/libcrypto.so.3"``, ...), or raw arguments (``"--text"``, or
+    ``"--", "/app/cni-agent", "--version"`` for the preflight). Returns a NativeRun."""
+    if not fips_target.can_run:
+        pytest.skip(f"a {fips_target.kind} target cannot run the native checker")
+    checker = "/.fipscheck/fips-startup-check"
+    fips_target.put_file(checker, executable_path().read_bytes())
+
+    def run(*args: str, **options) -> NativeRun:
+        argv = [checker, *options_to_argv(**options), *args]
+        done = fips_target.exec(argv)
+        try:
+            report = json.loads(done.stdout)
+        except ValueError:
+            report = None
+        return NativeRun(tuple(argv), done.exit_code, report, done.text,
+                         done.stderr.decode("utf-8", errors="replace"))
+    return run
