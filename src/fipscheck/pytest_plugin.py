@@ -151,9 +151,11 @@ class FipsSession:
         builtin: list[pytest.Item] = []
         for spec in self.specs:
             suite = FipsSuite.from_parent(session, name=f"fips[{spec.label}]",
-                                          nodeid=f"fips[{spec.label}]")
-            builtin += [FipsCheckItem.from_parent(suite, name=check.id, check=check, spec=spec,
-                                                  fips=self) for check in select_checks()]
+                                          nodeid=f"fips[{spec.label}]", spec=spec, fips=self)
+            # Collected through the hooks, so the terminal counts them as collected items.
+            report = suite.ihook.pytest_make_collect_report(collector=suite)
+            suite.ihook.pytest_collectreport(report=report)
+            builtin += report.result
         items[:0] = builtin
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -198,8 +200,15 @@ class FipsSession:
 
 
 class FipsSuite(pytest.Collector):
-    def collect(self):  # items are made by FipsSession; nothing to collect from files
-        return []
+    """The built-in checks on one target (not found in any file: FipsSession makes it)."""
+
+    def __init__(self, *, spec: TargetSpec, fips: FipsSession, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.spec, self.fips = spec, fips
+
+    def collect(self) -> list[pytest.Item]:
+        return [FipsCheckItem.from_parent(self, name=check.id, check=check, spec=self.spec,
+                                          fips=self.fips) for check in select_checks()]
 
 
 class FipsCheckFailed(Exception):
