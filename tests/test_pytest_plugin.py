@@ -179,6 +179,10 @@ def test_an_interrupted_run_removes_its_container(pytester, engine, image, sig, 
 USES_EVERY_KIND = """
 def test_runs_commands(fips_host):
     assert fips_host.run("echo ok").stdout == "ok\\n"
+
+def test_runs_native(fips_native):
+    run = fips_native()
+    assert run.exit_code in (0, 1) and run.report["schema_version"] == 1
 """
 
 
@@ -192,7 +196,7 @@ def test_container_host_and_rootfs_targets(pytester, running, cni_leaks):
     result = pytester.runpytest_subprocess(
         f"--fips-container={container}", f"--fips-host=docker://{container}",
         "--fips-host=local://", f"--fips-rootfs={root}", "--fips-require-tool=sh",
-        "-k", "kernel or tools or runs_commands", "-v", "-rs", "-p", "no:cacheprovider")
+        "-k", "kernel or tools or runs_", "-v", "-rs", "-p", "no:cacheprovider")
     kernel_on_host = "PASSED" if host_fips_enabled() == "1" else "FAILED"
     result.stdout.fnmatch_lines_random([
         f"fips[[]container:{container}]::kernel.fips SKIPPED*",
@@ -206,5 +210,9 @@ def test_container_host_and_rootfs_targets(pytester, running, cni_leaks):
         f"test_kinds.py::test_runs_commands[[]host:docker://{container}] PASSED*",
         "test_kinds.py::test_runs_commands[[]host:local://] PASSED*",
         f"test_kinds.py::test_runs_commands[[]rootfs:{root}] SKIPPED*",
+        f"test_kinds.py::test_runs_native[[]container:{container}] PASSED*",
+        "test_kinds.py::test_runs_native[[]host:local://] PASSED*",
+        f"test_kinds.py::test_runs_native[[]host:docker://{container}] SKIPPED*",
+        f"test_kinds.py::test_runs_native[[]rootfs:{root}] SKIPPED*",
         "SKIPPED*--container NAME*",
         "SKIPPED*cannot run commands*"])

@@ -25,7 +25,7 @@ from .native import executable_path, options_to_argv
 from .policy import Policy
 from .render import evidence_text
 from .runner import ScanContext, run_check, select_checks
-from .targets import KINDS, Target, open_target
+from .targets import KINDS, HostTarget, Target, open_target
 
 TARGET_HELP = {
     "image": ("IMAGE", "a container image (checked in a container of fipscheck's, removed after)"),
@@ -297,16 +297,28 @@ class NativeRun:
     stderr: str
 
 
+def _native_checker_in(target: Target) -> str:
+    """Where the checker is on the target: copied into an image's or a container's
+    filesystem; this package's own copy on the local host; otherwise the test is skipped."""
+    if isinstance(target, HostTarget):
+        if target.backend == "local":
+            return str(executable_path())
+        pytest.skip(f"the native checker is not copied to {target.name}: install it there "
+                    "(`fipscheck native-path` shows the file) and run it with fips_host.run")
+    if not target.can_run:
+        pytest.skip(f"a {target.kind} target cannot run the native checker")
+    checker = "/.fipscheck/fips-startup-check"
+    target.put_file(checker, executable_path().read_bytes())
+    return checker
+
+
 @pytest.fixture
 def fips_native(fips_target: Target):
     """Run the native checker (native/fips-startup-check.c) inside the target with options of
     your own: keywords as ``fipscheck.native.report()`` takes them (``require_provider="fips"``,
     ``libcrypto="/opt/lib/libcrypto.so.3"``, ...), or raw arguments (``"--text"``, or
     ``"--", "/app/cni-agent", "--version"`` for the preflight). Returns a NativeRun."""
-    if not fips_target.can_run:
-        pytest.skip(f"a {fips_target.kind} target cannot run the native checker")
-    checker = "/.fipscheck/fips-startup-check"
-    fips_target.put_file(checker, executable_path().read_bytes())
+    checker = _native_checker_in(fips_target)
 
     def run(*args: str, **options) -> NativeRun:
         argv = [checker, *options_to_argv(**options), *args]
