@@ -145,6 +145,10 @@ static void load_wolfssl_api(struct wolfssl_api *api, void *handle) { WOLFSSL_SY
 /* The report.                                                                                 */
 
 enum status { ST_PASS, ST_FAIL, ST_ERROR, ST_SKIP };
+/* The checks the report gives a verdict on, in report order (fipscheck's check IDs). */
+enum { CHECK_FIPS_MODE, CHECK_FIPS_PROVIDER, CHECK_INTEGRITY, CHECK_APPROVED, CHECK_NON_APPROVED,
+       CHECK_WOLFSSL, N_CHECKS };
+#define N_ALGORITHMS 5 /* approved ones tested, and non-approved ones */
 static const char *const STATUS_NAMES[] = {"pass", "fail", "error", "skip"};
 
 struct options {
@@ -206,7 +210,7 @@ struct report {
         char provider[128], provider_name[128], error[ERRLEN];
         int provider_fips;
     } sha256;
-    struct algorithm approved[5], non_approved[5];
+    struct algorithm approved[N_ALGORITHMS], non_approved[N_ALGORITHMS];
     int algorithms_tested;
     char algorithms_error[ERRLEN];
     struct {
@@ -214,7 +218,7 @@ struct report {
         int has_mode, has_cast;
         char path[PATH_MAX], version[128], fips_version[128], core_hash[160], error[ERRLEN];
     } wolfssl;
-    struct check checks[6];
+    struct check checks[N_CHECKS];
     struct requirement requirements[MAX_REQUIRED + 1];
     int n_requirements;
     enum status verdict;
@@ -451,7 +455,9 @@ static void probe_self_tests(struct report *r) {
     }
     if (r->c.OSSL_SELF_TEST_set_callback) r->c.OSSL_SELF_TEST_set_callback(ctx, self_test_event_cb, r);
     clear_errors(r);
-    r->self_test.config_loaded = private_ctx
+    /* Like OpenSSL's own start-up, a missing configuration file is not an error. */
+    if (private_ctx && access(r->lib.config_file, R_OK) != 0) r->self_test.config_loaded = 1;
+    else r->self_test.config_loaded = private_ctx
         ? r->c.OSSL_LIB_CTX_load_config(ctx, r->lib.config_file) == 1
         : r->c.OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) == 1;
     take_errors(r, r->self_test.config_errors, sizeof r->self_test.config_errors);
@@ -528,6 +534,9 @@ static const struct algorithm_test NON_APPROVED[] = {
      "00000000000000000000000000000000", NULL},
     {"HMAC-MD5", "MD5", HMAC_DIGEST, "4a656665", NULL, "what do ya want for nothing?", NULL},
 };
+
+_Static_assert(sizeof APPROVED / sizeof APPROVED[0] == N_ALGORITHMS, "one result per approved test");
+_Static_assert(sizeof NON_APPROVED / sizeof NON_APPROVED[0] == N_ALGORITHMS, "one per refusal test");
 
 static size_t unhex(const char *hex, unsigned char *out, size_t size) {
     size_t n = 0;
@@ -642,8 +651,8 @@ static void probe_algorithms(struct report *r) {
         return;
     }
     r->algorithms_tested = 1;
-    for (size_t i = 0; i < 5; i++) test_algorithm(r, &APPROVED[i], &r->approved[i]);
-    for (size_t i = 0; i < 5; i++) test_algorithm(r, &NON_APPROVED[i], &r->non_approved[i]);
+    for (size_t i = 0; i < N_ALGORITHMS; i++) test_algorithm(r, &APPROVED[i], &r->approved[i]);
+    for (size_t i = 0; i < N_ALGORITHMS; i++) test_algorithm(r, &NON_APPROVED[i], &r->non_approved[i]);
 }
 
 static void probe_openssl(struct report *r) {
@@ -758,46 +767,46 @@ static void provider_names(const struct report *r, char *out, size_t size) {
 
 static void judge_fips_mode(struct report *r) {
     const char *id = "openssl.fips-mode";
-    if (!r->lib.present) { verdict(r, 0, id, ST_SKIP, "no libcrypto: %s", r->lib.error); return; }
-    if (!r->fips_mode.known) { verdict(r, 0, id, ST_ERROR, "%s exports no FIPS mode query", r->lib.version); return; }
+    if (!r->lib.present) { verdict(r, CHECK_FIPS_MODE, id, ST_SKIP, "no libcrypto: %s", r->lib.error); return; }
+    if (!r->fips_mode.known) { verdict(r, CHECK_FIPS_MODE, id, ST_ERROR, "%s exports no FIPS mode query", r->lib.version); return; }
     if (!is_openssl3(r)) {
-        if (r->fips_mode.enabled) verdict(r, 0, id, ST_PASS, "FIPS_mode() is 1 (%s)", r->lib.version);
+        if (r->fips_mode.enabled) verdict(r, CHECK_FIPS_MODE, id, ST_PASS, "FIPS_mode() is 1 (%s)", r->lib.version);
         else if (r->fips_mode.capable == 1)
-            verdict(r, 0, id, ST_FAIL, "FIPS mode is off at start-up, but the library is FIPS-capable "
+            verdict(r, CHECK_FIPS_MODE, id, ST_FAIL, "FIPS mode is off at start-up, but the library is FIPS-capable "
                     "(FIPS_mode_set(1) succeeded)");
         else if (r->fips_mode.capable == 0)
-            verdict(r, 0, id, ST_FAIL, "FIPS mode is off and the library is not FIPS-capable "
+            verdict(r, CHECK_FIPS_MODE, id, ST_FAIL, "FIPS mode is off and the library is not FIPS-capable "
                     "(FIPS_mode_set(1) failed: %s)", r->fips_mode.set_error);
-        else verdict(r, 0, id, ST_FAIL, "FIPS_mode() is 0 (%s)", r->lib.version);
+        else verdict(r, CHECK_FIPS_MODE, id, ST_FAIL, "FIPS_mode() is 0 (%s)", r->lib.version);
         return;
     }
     if (!r->fips_mode.enabled)
-        verdict(r, 0, id, ST_FAIL, "the default properties do not ask for fips=yes");
+        verdict(r, CHECK_FIPS_MODE, id, ST_FAIL, "the default properties do not ask for fips=yes");
     else if (!r->sha256.fetched)
-        verdict(r, 0, id, ST_FAIL, "fips=yes is the default, but no provider serves SHA2-256: %s",
+        verdict(r, CHECK_FIPS_MODE, id, ST_FAIL, "fips=yes is the default, but no provider serves SHA2-256: %s",
                 r->sha256.error);
     else if (!r->sha256.provider_fips)
-        verdict(r, 0, id, ST_FAIL, "fips=yes is the default, but SHA2-256 is served by %s (%s)",
+        verdict(r, CHECK_FIPS_MODE, id, ST_FAIL, "fips=yes is the default, but SHA2-256 is served by %s (%s)",
                 r->sha256.provider, r->sha256.provider_name);
     else
-        verdict(r, 0, id, ST_PASS, "fips=yes is the default and SHA2-256 is served by %s (%s)",
+        verdict(r, CHECK_FIPS_MODE, id, ST_PASS, "fips=yes is the default and SHA2-256 is served by %s (%s)",
                 r->sha256.provider, r->sha256.provider_name);
 }
 
 static void judge_fips_provider(struct report *r) {
     const char *id = "openssl.fips-provider";
     char names[ERRLEN];
-    if (!r->lib.present) { verdict(r, 1, id, ST_SKIP, "no libcrypto: %s", r->lib.error); return; }
+    if (!r->lib.present) { verdict(r, CHECK_FIPS_PROVIDER, id, ST_SKIP, "no libcrypto: %s", r->lib.error); return; }
     if (!is_openssl3(r)) {
-        verdict(r, 1, id, ST_SKIP, "%s has no providers (see openssl.fips-mode)", r->lib.version);
+        verdict(r, CHECK_FIPS_PROVIDER, id, ST_SKIP, "%s has no providers (see openssl.fips-mode)", r->lib.version);
         return;
     }
     provider_names(r, names, sizeof names);
     const struct provider *fips = first_active_fips_provider(r);
     if (fips)
-        verdict(r, 1, id, ST_PASS, "FIPS provider %s (%s %s) is active; loaded: %s", fips->configured,
+        verdict(r, CHECK_FIPS_PROVIDER, id, ST_PASS, "FIPS provider %s (%s %s) is active; loaded: %s", fips->configured,
                 fips->name, fips->version, names);
-    else verdict(r, 1, id, ST_FAIL, "no active FIPS provider; loaded: %s", names);
+    else verdict(r, CHECK_FIPS_PROVIDER, id, ST_FAIL, "no active FIPS provider; loaded: %s", names);
 }
 
 /* The first self-test event with the given phase (NULL: none). */
@@ -812,39 +821,39 @@ static const struct event *event_with_phase(const struct report *r, const char *
 static void judge_integrity_legacy(struct report *r) {
     const char *id = "openssl.module-integrity";
     if (!r->fips_mode.enabled || !r->c.FIPS_selftest_failed)
-        verdict(r, 2, id, ST_SKIP, "no FIPS module is active in %s", r->lib.version);
+        verdict(r, CHECK_INTEGRITY, id, ST_SKIP, "no FIPS module is active in %s", r->lib.version);
     else if (r->c.FIPS_selftest_failed())
-        verdict(r, 2, id, ST_FAIL, "the FIPS module's self-test failed (FIPS_selftest_failed() != 0)");
-    else verdict(r, 2, id, ST_PASS, "FIPS mode is on and FIPS_selftest_failed() is 0 (%s)",
+        verdict(r, CHECK_INTEGRITY, id, ST_FAIL, "the FIPS module's self-test failed (FIPS_selftest_failed() != 0)");
+    else verdict(r, CHECK_INTEGRITY, id, ST_PASS, "FIPS mode is on and FIPS_selftest_failed() is 0 (%s)",
                  r->c.FIPS_module_version_text ? r->c.FIPS_module_version_text() : r->lib.version);
 }
 
 static void judge_module_integrity(struct report *r) {
     const char *id = "openssl.module-integrity";
-    if (!r->lib.present) { verdict(r, 2, id, ST_SKIP, "no libcrypto: %s", r->lib.error); return; }
+    if (!r->lib.present) { verdict(r, CHECK_INTEGRITY, id, ST_SKIP, "no libcrypto: %s", r->lib.error); return; }
     if (!is_openssl3(r)) { judge_integrity_legacy(r); return; }
     const struct event *bad = event_with_phase(r, "Fail", NULL);
     const struct event *integrity = event_with_phase(r, "Pass", "Module_Integrity");
     int fips_loaded = first_active_fips_provider(r) != NULL;
     for (int i = 0; i < r->self_test.n_providers; i++) fips_loaded |= r->self_test.providers[i].fips;
     if (bad)
-        verdict(r, 2, id, ST_FAIL, "self-test %s (%s) reported %s; %s", bad->type, bad->desc, bad->phase,
+        verdict(r, CHECK_INTEGRITY, id, ST_FAIL, "self-test %s (%s) reported %s; %s", bad->type, bad->desc, bad->phase,
                 r->self_test.config_errors[0] ? r->self_test.config_errors : "no error queued");
     else if (fips_loaded && integrity)
-        verdict(r, 2, id, ST_PASS, "the FIPS module's integrity test passed (%d self-test events, "
+        verdict(r, CHECK_INTEGRITY, id, ST_PASS, "the FIPS module's integrity test passed (%d self-test events, "
                 "none failed)", r->self_test.n_events);
     else if (fips_loaded)
-        verdict(r, 2, id, ST_ERROR, "a FIPS provider is loaded but no integrity self-test was observed");
+        verdict(r, CHECK_INTEGRITY, id, ST_ERROR, "a FIPS provider is loaded but no integrity self-test was observed");
     else if (!r->self_test.config_loaded)
-        verdict(r, 2, id, ST_FAIL, "the configuration %s failed to load: %s", r->lib.config_file,
+        verdict(r, CHECK_INTEGRITY, id, ST_FAIL, "the configuration %s failed to load: %s", r->lib.config_file,
                 r->self_test.config_errors[0] ? r->self_test.config_errors : "no error queued");
-    else verdict(r, 2, id, ST_SKIP, "no FIPS provider is configured in %s", r->lib.config_file);
+    else verdict(r, CHECK_INTEGRITY, id, ST_SKIP, "no FIPS provider is configured in %s", r->lib.config_file);
 }
 
 static void list_algorithms(const struct algorithm *list, int want_served, char *out, size_t size) {
     size_t used = 0;
     out[0] = '\0';
-    for (int i = 0; i < 5 && used + 3 < size; i++) {
+    for (int i = 0; i < N_ALGORITHMS && used + 3 < size; i++) {
         const struct algorithm *a = &list[i];
         int hit = want_served ? a->served : !(a->served && a->correct);
         if (hit) used += snprintf(out + used, size - used, "%s%s%s%s", used ? ", " : "", a->label,
@@ -855,43 +864,43 @@ static void list_algorithms(const struct algorithm *list, int want_served, char 
 static void judge_algorithms(struct report *r) {
     char list[ERRLEN];
     if (!r->lib.present) {
-        verdict(r, 3, "algorithms.approved", ST_SKIP, "no libcrypto: %s", r->lib.error);
-        verdict(r, 4, "algorithms.non-approved", ST_SKIP, "no libcrypto: %s", r->lib.error);
+        verdict(r, CHECK_APPROVED, "algorithms.approved", ST_SKIP, "no libcrypto: %s", r->lib.error);
+        verdict(r, CHECK_NON_APPROVED, "algorithms.non-approved", ST_SKIP, "no libcrypto: %s", r->lib.error);
         return;
     }
     if (!r->algorithms_tested) {
-        verdict(r, 3, "algorithms.approved", ST_ERROR, "%s", r->algorithms_error);
-        verdict(r, 4, "algorithms.non-approved", ST_ERROR, "%s", r->algorithms_error);
+        verdict(r, CHECK_APPROVED, "algorithms.approved", ST_ERROR, "%s", r->algorithms_error);
+        verdict(r, CHECK_NON_APPROVED, "algorithms.non-approved", ST_ERROR, "%s", r->algorithms_error);
         return;
     }
     list_algorithms(r->approved, 0, list, sizeof list);
-    if (list[0]) verdict(r, 3, "algorithms.approved", ST_FAIL, "known-answer tests failed: %s", list);
-    else verdict(r, 3, "algorithms.approved", ST_PASS, "SHA-256, SHA-384, HMAC-SHA256, AES-256-GCM and "
+    if (list[0]) verdict(r, CHECK_APPROVED, "algorithms.approved", ST_FAIL, "known-answer tests failed: %s", list);
+    else verdict(r, CHECK_APPROVED, "algorithms.approved", ST_PASS, "SHA-256, SHA-384, HMAC-SHA256, AES-256-GCM and "
                  "AES-256-CBC gave their known answers");
     list_algorithms(r->non_approved, 1, list, sizeof list);
     if (strcmp(r->lib.family, "boringssl") == 0 || strcmp(r->lib.family, "aws-lc") == 0)
-        verdict(r, 4, "algorithms.non-approved", ST_SKIP, "%s serves non-approved algorithms by design "
+        verdict(r, CHECK_NON_APPROVED, "algorithms.non-approved", ST_SKIP, "%s serves non-approved algorithms by design "
                 "(approval is reported per call by its service indicator); served: %s", r->lib.family, list);
-    else if (list[0]) verdict(r, 4, "algorithms.non-approved", ST_FAIL, "non-approved algorithms served: %s", list);
-    else verdict(r, 4, "algorithms.non-approved", ST_PASS, "MD5, MD4, RC4, DES and HMAC-MD5 were refused");
+    else if (list[0]) verdict(r, CHECK_NON_APPROVED, "algorithms.non-approved", ST_FAIL, "non-approved algorithms served: %s", list);
+    else verdict(r, CHECK_NON_APPROVED, "algorithms.non-approved", ST_PASS, "MD5, MD4, RC4, DES and HMAC-MD5 were refused");
 }
 
 static void judge_wolfssl(struct report *r) {
     const char *id = "wolfssl.fips";
-    if (!r->wolfssl.present) verdict(r, 5, id, ST_SKIP, "no libwolfssl is loaded or installed");
+    if (!r->wolfssl.present) verdict(r, CHECK_WOLFSSL, id, ST_SKIP, "no libwolfssl is loaded or installed");
     else if (!r->wolfssl.loaded)
-        verdict(r, 5, id, ST_ERROR, "%s could not be loaded: %s", r->wolfssl.path, r->wolfssl.error);
+        verdict(r, CHECK_WOLFSSL, id, ST_ERROR, "%s could not be loaded: %s", r->wolfssl.path, r->wolfssl.error);
     else if (!r->wolfssl.fips_build)
-        verdict(r, 5, id, ST_FAIL, "wolfSSL present, not a FIPS build (%s exports no "
+        verdict(r, CHECK_WOLFSSL, id, ST_FAIL, "wolfSSL present, not a FIPS build (%s exports no "
                 "wolfCrypt_GetStatus_fips)", r->wolfssl.path);
     else if (r->wolfssl.status != 0)
-        verdict(r, 5, id, ST_FAIL, "wolfCrypt FIPS status %d (%s)", r->wolfssl.status,
+        verdict(r, CHECK_WOLFSSL, id, ST_FAIL, "wolfCrypt FIPS status %d (%s)", r->wolfssl.status,
                 wolfssl_error_name(r->wolfssl.status));
     else if (r->wolfssl.has_mode && r->wolfssl.mode != 1)
-        verdict(r, 5, id, ST_FAIL, "wolfCrypt FIPS mode is %s", wolfssl_mode_name(r->wolfssl.mode));
+        verdict(r, CHECK_WOLFSSL, id, ST_FAIL, "wolfCrypt FIPS mode is %s", wolfssl_mode_name(r->wolfssl.mode));
     else if (r->wolfssl.has_cast && r->wolfssl.cast != 0)
-        verdict(r, 5, id, ST_FAIL, "wolfCrypt CASTs failed (wc_RunAllCast_fips() = %d)", r->wolfssl.cast);
-    else verdict(r, 5, id, ST_PASS, "wolfCrypt FIPS %s: status 0 (OK)", r->wolfssl.fips_version);
+        verdict(r, CHECK_WOLFSSL, id, ST_FAIL, "wolfCrypt CASTs failed (wc_RunAllCast_fips() = %d)", r->wolfssl.cast);
+    else verdict(r, CHECK_WOLFSSL, id, ST_PASS, "wolfCrypt FIPS %s: status 0 (OK)", r->wolfssl.fips_version);
 }
 
 static void add_requirement(struct report *r, int met, const char *message, const char *kind,
@@ -913,7 +922,7 @@ static void judge_requirements(struct report *r) {
         add_requirement(r, met, met ? "active" : "not an active provider", "provider ", want);
     }
     if (r->opt.require_wolfssl)
-        add_requirement(r, r->checks[5].status == ST_PASS, r->checks[5].message, "", "wolfSSL FIPS");
+        add_requirement(r, r->checks[CHECK_WOLFSSL].status == ST_PASS, r->checks[CHECK_WOLFSSL].message, "", "wolfSSL FIPS");
 }
 
 static void judge(struct report *r) {
@@ -924,7 +933,7 @@ static void judge(struct report *r) {
     judge_wolfssl(r);
     judge_requirements(r);
     int any_pass = 0, any_fail = 0, any_error = 0;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < N_CHECKS; i++) {
         any_pass |= r->checks[i].status == ST_PASS;
         any_fail |= r->checks[i].status == ST_FAIL;
         any_error |= r->checks[i].status == ST_ERROR;
@@ -990,6 +999,12 @@ static void open_(struct out *o, const char *bracket) {
     o->first[++o->depth] = 1;
 }
 
+/* "name": followed by an opening bracket */
+static void kopen(struct out *o, const char *name, const char *bracket) {
+    key(o, name);
+    open_(o, bracket);
+}
+
 static void close_(struct out *o, const char *bracket) {
     o->depth--;
     puts_(o, bracket);
@@ -1034,7 +1049,7 @@ static void json_providers(struct out *o, const struct provider *list, int n) {
 
 static void json_algorithms(struct out *o, const struct algorithm *list, int approved) {
     open_(o, "[");
-    for (int i = 0; list[i].label && i < 5; i++) {
+    for (int i = 0; i < N_ALGORITHMS && list[i].label; i++) {
         open_(o, "{");
         kstr(o, "algorithm", list[i].label);
         kbool(o, "served", list[i].served);
@@ -1048,20 +1063,19 @@ static void json_algorithms(struct out *o, const struct algorithm *list, int app
 }
 
 static void json_library(struct out *o, const struct report *r) {
-    key(o, "libcrypto");
-    open_(o, "{");
+    const char *const fields[][2] = {
+        {"path", r->lib.path}, {"found_by", r->lib.how}, {"version", r->lib.version},
+        {"family", r->lib.present ? r->lib.family : "none"}, {"modules_dir", r->lib.modules_dir},
+        {"config_file", r->lib.config_file}, {"error", r->lib.error}};
+    kopen(o, "libcrypto", "{");
     kbool(o, "present", r->lib.present);
-    kstr(o, "path", r->lib.path);
-    kstr(o, "found_by", r->lib.how);
-    kstr(o, "version", r->lib.version);
     kint(o, "version_number", (long)r->lib.version_num);
-    kstr(o, "family", r->lib.present ? r->lib.family : "none");
-    kstr(o, "modules_dir", r->lib.modules_dir);
-    kstr(o, "config_file", r->lib.config_file);
-    kstr(o, "error", r->lib.error);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) kstr(o, fields[i][0], fields[i][1]);
     close_(o, "}");
-    key(o, "fips_mode");
-    open_(o, "{");
+}
+
+static void json_fips_mode(struct out *o, const struct report *r) {
+    kopen(o, "fips_mode", "{");
     key(o, "enabled");
     if (r->fips_mode.known) jbool(o, r->fips_mode.enabled); else jnull(o);
     kstr(o, "source", r->fips_mode.source);
@@ -1077,14 +1091,12 @@ static void json_library(struct out *o, const struct report *r) {
 }
 
 static void json_self_tests(struct out *o, const struct report *r) {
-    key(o, "self_tests");
-    open_(o, "{");
+    kopen(o, "self_tests", "{");
     kstr(o, "context", r->self_test.context);
     kbool(o, "config_loaded", r->self_test.config_loaded);
     kstr(o, "config_errors", r->self_test.config_errors);
     kbool(o, "rerun_on_demand", r->self_test.rerun);
-    key(o, "events");
-    open_(o, "[");
+    kopen(o, "events", "[");
     for (int i = 0; i < r->self_test.n_events; i++) {
         open_(o, "{");
         kstr(o, "phase", r->self_test.events[i].phase);
@@ -1099,29 +1111,27 @@ static void json_self_tests(struct out *o, const struct report *r) {
 }
 
 static void json_wolfssl(struct out *o, const struct report *r) {
-    key(o, "wolfssl");
-    open_(o, "{");
+    const char *const fields[][2] = {
+        {"path", r->wolfssl.path}, {"version", r->wolfssl.version},
+        {"fips_status_name", r->wolfssl.fips_build ? wolfssl_error_name(r->wolfssl.status) : NULL},
+        {"fips_version", r->wolfssl.fips_version}, {"core_hash", r->wolfssl.core_hash},
+        {"fips_mode", r->wolfssl.has_mode ? wolfssl_mode_name(r->wolfssl.mode) : NULL},
+        {"error", r->wolfssl.error}};
+    kopen(o, "wolfssl", "{");
     kbool(o, "present", r->wolfssl.present);
-    kstr(o, "path", r->wolfssl.path);
     kbool(o, "loaded", r->wolfssl.loaded);
-    kstr(o, "version", r->wolfssl.version);
     kbool(o, "fips_build", r->wolfssl.fips_build);
     key(o, "fips_status");
     if (r->wolfssl.fips_build) jint(o, r->wolfssl.status); else jnull(o);
-    kstr(o, "fips_status_name", r->wolfssl.fips_build ? wolfssl_error_name(r->wolfssl.status) : NULL);
-    kstr(o, "fips_version", r->wolfssl.fips_version);
-    kstr(o, "core_hash", r->wolfssl.core_hash);
-    kstr(o, "fips_mode", r->wolfssl.has_mode ? wolfssl_mode_name(r->wolfssl.mode) : NULL);
     key(o, "cast_result");
     if (r->wolfssl.has_cast) jint(o, r->wolfssl.cast); else jnull(o);
-    kstr(o, "error", r->wolfssl.error);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) kstr(o, fields[i][0], fields[i][1]);
     close_(o, "}");
 }
 
 static void json_verdicts(struct out *o, const struct report *r) {
-    key(o, "checks");
-    open_(o, "[");
-    for (int i = 0; i < 6; i++) {
+    kopen(o, "checks", "[");
+    for (int i = 0; i < N_CHECKS; i++) {
         open_(o, "{");
         kstr(o, "id", r->checks[i].id);
         kstr(o, "status", STATUS_NAMES[r->checks[i].status]);
@@ -1129,8 +1139,7 @@ static void json_verdicts(struct out *o, const struct report *r) {
         close_(o, "}");
     }
     close_(o, "]");
-    key(o, "requirements");
-    open_(o, "[");
+    kopen(o, "requirements", "[");
     for (int i = 0; i < r->n_requirements; i++) {
         open_(o, "{");
         kstr(o, "requirement", r->requirements[i].what);
@@ -1149,19 +1158,18 @@ static void json_report(struct out *o, const struct report *r) {
     kstr(o, "tool", "fips-startup-check " FSC_VERSION);
     kint(o, "pid", (long)getpid());
     json_library(o, r);
+    json_fips_mode(o, r);
     key(o, "providers");
     json_providers(o, r->providers, r->n_providers);
     json_self_tests(o, r);
-    key(o, "default_sha256");
-    open_(o, "{");
+    kopen(o, "default_sha256", "{");
     kbool(o, "fetched", r->sha256.fetched);
     kstr(o, "provider", r->sha256.provider);
     kstr(o, "provider_name", r->sha256.provider_name);
     kbool(o, "provider_is_fips", r->sha256.provider_fips);
     kstr(o, "error", r->sha256.error);
     close_(o, "}");
-    key(o, "algorithms");
-    open_(o, "{");
+    kopen(o, "algorithms", "{");
     kstr(o, "error", r->algorithms_error);
     key(o, "approved");
     json_algorithms(o, r->approved, 1);
@@ -1191,7 +1199,7 @@ static void text_report(struct out *o, const struct report *r) {
     }
     if (passed) putf(o, "  self-tests passed: %d\n", passed);
     if (r->wolfssl.present) putf(o, "wolfssl: %s %s\n", r->wolfssl.path, r->wolfssl.version);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < N_CHECKS; i++)
         putf(o, "  %-6s %-25s %s\n", STATUS_NAMES[r->checks[i].status], r->checks[i].id, r->checks[i].message);
     for (int i = 0; i < r->n_requirements; i++)
         putf(o, "  %-6s requires %s: %s\n", r->requirements[i].met ? "met" : "UNMET", r->requirements[i].what,
@@ -1275,7 +1283,7 @@ void fsc_free(char *p) { free(p); }
 /* One line per failed check or unmet requirement, for the preflight. */
 static int print_failures(const struct report *r, const char *prefix) {
     int n = 0;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < N_CHECKS; i++)
         if (r->checks[i].status == ST_FAIL || r->checks[i].status == ST_ERROR)
             n += fprintf(stderr, "fips-startup-check: %s%s %s: %s\n", prefix, r->checks[i].id,
                          STATUS_NAMES[r->checks[i].status], r->checks[i].message) > 0;

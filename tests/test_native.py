@@ -194,3 +194,12 @@ def test_cli_native_path(capsys):
     assert main(["native-path"]) == 0
     path = Path(capsys.readouterr().out.strip())
     assert path == native.executable_path() and os.access(path, os.X_OK)
+
+
+def test_preflight_require_wolfssl_names_the_fips_error(double):
+    result = run_standalone("--wolfssl", double("libwolfssl-fips-double"), "--require-wolfssl",
+                            "--warn-only", "--", "sh", "-c", "exit 3",
+                            env={"WOLFSSL_DOUBLE_STATUS": "-203"})
+    assert result.returncode == 3  # --warn-only: the command ran, its exit code came back
+    assert ("fips-startup-check: warning: required wolfSSL FIPS: wolfCrypt FIPS status -203 "
+            "(IN_CORE_FIPS_E)") in result.stderr.splitlines()

@@ -4,6 +4,7 @@ reference image and twin the verdicts and evidence it should, and works as a pre
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,65 @@ def test_preflight_required_provider_missing(container):
     assert result.exit_code == 1
     assert result.stderr.decode() == ("fips-startup-check: required provider libwolfprov: "
                                       "not an active provider\n")
+
+
+@pytest.mark.parametrize(("name", "integrity"), [(REFERENCE, "pass"),
+                                                 ("fipscheck/openssl-fips-tampered:latest", "fail")])
+def test_private_context_sees_the_self_tests_too(container, name, integrity):
+    """The in-process report's way (a private library context, as inside Python) in a real
+    FIPS image: the module's self-tests are observed there, and a tampered module still fails."""
+    report = json.loads(container(name).exec([TARGET_PATH, "--private-context"]).stdout)
+    assert report["self_tests"]["context"] == "private"
+    verdict = next(c for c in report["checks"] if c["id"] == "openssl.module-integrity")
+    assert verdict["status"] == integrity
+    assert any(e["type"] == "Module_Integrity" for e in report["self_tests"]["events"])
+
+
+# Inside Python in a FIPS-enforced image: _hashlib has loaded the FIPS libcrypto before
+# fipscheck.native.report() runs; the report must use that library and leave OpenSSL as it was.
+IN_PROCESS = r"""
+import _hashlib, hashlib, json, sys
+sys.path.insert(0, "/.fipscheck/py")
+
+def openssl_state():
+    try:
+        _hashlib.new("md5", b"")
+        md5 = "served"
+    except ValueError as error:
+        md5 = str(error)
+    return {"fips_mode": _hashlib.get_fips_mode(), "md5": md5,
+            "sha256": _hashlib.new("sha256", b"abc").hexdigest()}
+
+before = openssl_state()
+from fipscheck import native
+report = native.report()
+print(json.dumps({"before": before, "after": openssl_state(), "report": report}))
+"""
+PACKAGE_FILES = ["errors.py", "native.py"]
+
+
+def test_in_process_report_inside_python_on_a_fips_libcrypto(container):
+    import fipscheck
+    from fipscheck import _native
+
+    target = container("fipscheck/python-openssl-fips:latest")
+    package = Path(fipscheck.__file__).parent
+    target.put_file("/.fipscheck/py/fipscheck/__init__.py", b"", 0o644)
+    for name in PACKAGE_FILES:
+        target.put_file(f"/.fipscheck/py/fipscheck/{name}", (package / name).read_bytes(), 0o644)
+    extension = Path(_native.__file__)
+    target.put_file(f"/.fipscheck/py/fipscheck/{extension.name}", extension.read_bytes())
+    result = target.exec(["python3", "-c", IN_PROCESS])
+    assert result.exit_code == 0, result.stderr.decode()
+    seen = json.loads(result.stdout)
+    report = seen["report"]
+    assert seen["before"] == seen["after"]
+    assert seen["before"]["fips_mode"] == 1 and seen["before"]["md5"] != "served"
+    assert report["libcrypto"]["found_by"] == "already-loaded"
+    assert report["libcrypto"]["path"] == "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
+    assert report["self_tests"]["context"] == "private"
+    # the module's self-tests run once per process (they ran when _hashlib loaded it), so the
+    # checker reran them on demand in its private context to observe them
+    assert report["self_tests"]["rerun_on_demand"] is True
+    assert {"phase": "Pass", "type": "Module_Integrity", "desc": "HMAC"} in report["self_tests"]["events"]
+    assert {c["id"]: c["status"] for c in report["checks"]} == EXPECTED[REFERENCE]

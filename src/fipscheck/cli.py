@@ -44,7 +44,11 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "native-path":
-        print(executable_path())
+        try:
+            print(executable_path())
+        except FipscheckError as error:
+            print(f"fipscheck: error: {error}", file=sys.stderr)
+            return 2
         return 0
     signal.signal(signal.SIGTERM, _terminate)
     kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
