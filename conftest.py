@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 
 import docker
 import pytest
@@ -36,8 +37,19 @@ def image(engine):
     return named
 
 
-def our_containers(engine: docker.DockerClient) -> list:
-    return engine.containers.list(all=True, filters={"label": f"{OWNER_LABEL}=fipscheck"})
+@dataclass(frozen=True)
+class OurContainer:
+    id: str
+    name: str
+    labels: dict[str, str]
+
+
+def our_containers(engine: docker.DockerClient) -> list[OurContainer]:
+    """fipscheck's containers, from one listing call: ``containers.list`` would inspect each
+    one after listing, and fail when another run on the shared engine removes one meanwhile."""
+    summaries = engine.api.containers(all=True, filters={"label": f"{OWNER_LABEL}=fipscheck"})
+    return [OurContainer(s["Id"], s["Names"][0].lstrip("/"), s.get("Labels") or {})
+            for s in summaries]
 
 
 @pytest.fixture
