@@ -8,6 +8,7 @@ to run something inside it. ``close`` removes both, whatever happened before.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from docker.errors import APIError, ImageNotFound, NotFound
@@ -18,6 +19,7 @@ from .container import DockerContainerTarget
 from .engine import docker_client, ownership_labels, reap_orphans
 
 KEEPALIVE = ["sleep", "infinity"]
+TARGET_LABEL = "org.fipscheck.target"
 
 
 class ImageTarget(DockerContainerTarget):
@@ -32,14 +34,22 @@ class ImageTarget(DockerContainerTarget):
             raise TargetError(f"no such image: {image}") from None
         except APIError as error:
             raise TargetError(f"cannot inspect image {image}: {error.explanation}") from None
+        # A label of this target's own finds its container even when an interrupt (Ctrl-C,
+        # SIGTERM) lands while the container is being created, before this object holds it.
+        token = uuid.uuid4().hex
         try:
             container = client.containers.create(
                 self._image.id, entrypoint=KEEPALIVE, command=[], network_mode="none",
-                labels=ownership_labels(), detach=True)
-        except APIError as error:
-            raise TargetError(f"cannot create a container from {image}: {error.explanation}") from None
-        super().__init__(image, container)
-        self._started = False
+                labels={**ownership_labels(), TARGET_LABEL: token}, detach=True)
+            super().__init__(image, container)
+            self._started = False
+        except BaseException as error:
+            for orphan in client.api.containers(all=True, filters={"label": f"{TARGET_LABEL}={token}"}):
+                client.api.remove_container(orphan["Id"], force=True)
+            if isinstance(error, APIError):
+                raise TargetError(f"cannot create a container from {image}: "
+                                  f"{error.explanation}") from None
+            raise
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "image_id": self._image.id,
