@@ -50,15 +50,20 @@ def pid_of(container) -> str:
     return labels_of(container).get("org.fipscheck.pid", "")
 
 
+def not_another_live_run(container) -> bool:
+    """The engine is shared with other runs on this machine: a container whose creator is
+    another process, still running, is that run's. This process's own always count, and so do
+    those of processes that ended (a test's subprocesses have ended when it checks)."""
+    return pid_of(container) == str(os.getpid()) or not creator_alive(container)
+
+
 @pytest.fixture
 def no_leaks(engine):
-    """Fails the test if it leaves a container of fipscheck's behind: one created during the
-    test whose creator is this process or has exited. (Containers of other live processes on
-    a shared engine are not this test's.)"""
+    """Fails the test if it leaves a container of fipscheck's behind."""
     before = {c.id for c in our_containers(engine)}
     yield
-    leaked = [c.id[:12] for c in our_containers(engine) if c.id not in before
-              and (pid_of(c) == str(os.getpid()) or not creator_alive(c))]
+    leaked = [c.id[:12] for c in our_containers(engine)
+              if c.id not in before and not_another_live_run(c)]
     assert not leaked, f"containers left behind: {leaked}"
 
 
@@ -113,6 +118,33 @@ def cryptography_wheel_image(engine, image, tmp_path_factory):
         container.remove(force=True)
     yield f"{repository}:{tag}"
     engine.images.remove(made.id, force=True)
+
+
+@pytest.fixture(scope="session")
+def running(engine, image):
+    """Start a container of a reference image as a user would (its own entrypoint, no
+    network, no fipscheck labels) and return it; removed at the end of the session."""
+    started = []
+
+    def start(image_name: str):
+        container = engine.containers.run(image(image_name), detach=True, network_mode="none")
+        started.append(container)
+        container.reload()
+        assert container.status == "running", container.logs().decode()
+        return container
+
+    yield start
+    for container in started:
+        container.remove(force=True)
+
+
+def host_fips_enabled() -> str | None:
+    """This machine's kernel FIPS switch, read directly (None: the kernel has none)."""
+    try:
+        with open("/proc/sys/crypto/fips_enabled") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None
 
 
 @pytest.fixture(scope="session")

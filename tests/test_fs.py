@@ -74,6 +74,14 @@ def test_non_utf8_names_are_walked_and_read(root):
     assert fs.read_bytes("/" + name) == b"x"
 
 
+def test_walk_lists_but_does_not_enter_pruned_directories(tmp_path):
+    (tmp_path / "proc/1").mkdir(parents=True)
+    (tmp_path / "proc/1/environ").write_text("SECRET=1")
+    (tmp_path / "usr/lib").mkdir(parents=True)
+    paths = {e.path for e in RootFilesystem(tmp_path, prune=("/proc",)).walk()}
+    assert paths == {"/proc", "/usr", "/usr/lib"}
+
+
 @pytest.fixture
 def hostile(tmp_path):
     """A root with everything a scan must survive: a device, a FIFO, a socket, link loops,

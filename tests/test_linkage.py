@@ -204,3 +204,15 @@ def test_static_openssl_image_fails(static_scan):
     [failure] = result.evidence["failures"]
     assert failure["program"] == "/usr/local/bin/static-openssl"
     assert "EVP_DigestInit_ex" in failure["carried"]["symbols"]
+
+
+def test_aws_node_shape_resolves_through_ld_library_path(static_scan):
+    """cni-fips: the FIPS OpenSSL under /usr/local/openssl, found through the image's
+    LD_LIBRARY_PATH, its provider through OPENSSL_MODULES."""
+    result = static_scan("fipscheck/cni-fips:latest")["linkage.libcrypto"]
+    assert result.status is Status.PASS, result.message
+    [copy] = result.evidence["libcrypto_copies"]
+    assert copy["fips_module"] == "/usr/local/openssl/lib64/ossl-modules/fips.so"
+    steps = {r["found_by"] for p in result.evidence["programs"] for r in p["libcrypto"]}
+    assert steps == {"LD_LIBRARY_PATH"}
+    assert "/app/cni-agent" in result.evidence["static_go_programs"]

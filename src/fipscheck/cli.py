@@ -11,6 +11,7 @@ from . import __version__
 from .errors import FipscheckError, NotCompliantError
 from .inprocess import require, status
 from .native import executable_path
+from .policy import Policy
 from .render import to_json, to_text
 from .runner import scan
 from .targets import open_target
@@ -20,10 +21,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fipscheck", description=__doc__)
     parser.add_argument("--version", action="version", version=f"fipscheck {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    scan_cmd = commands.add_parser("scan", help="check an image or a root filesystem")
+    scan_cmd = commands.add_parser("scan", help="check an image, a container, a host or a root "
+                                   "filesystem")
     where = scan_cmd.add_mutually_exclusive_group(required=True)
     where.add_argument("image", nargs="?", help="a container image known to the Docker engine")
+    where.add_argument("--container", metavar="NAME", help="a running container (left as it is)")
+    where.add_argument("--host", metavar="URL", help="a host through testinfra: local://, "
+                       "ssh://user@host, docker://NAME, podman://NAME, kubectl://POD")
     where.add_argument("--rootfs", metavar="DIR", help="a root filesystem in a directory")
+    scan_cmd.add_argument("--require-tool", action="append", default=[], metavar="COMMAND",
+                          help="a command that must be on the target's PATH (repeatable)")
     scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
     scan_cmd.add_argument("--check", action="append", metavar="ID",
                           help="run only this check (repeatable)")
@@ -65,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     signal.signal(signal.SIGTERM, _terminate)
-    kind, name = ("rootfs", args.rootfs) if args.rootfs else ("image", args.image)
+    kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
+    policy = Policy(required_tools=tuple(args.require_tool))
     try:
-        with open_target(kind, name) as target:
-            report = scan(target, checks=args.check)
+        with open_target(kind, getattr(args, kind)) as target:
+            report = scan(target, policy, checks=args.check)
         print(to_json(report) if args.format == "json" else to_text(report))
         return report.exit_code
     except (FipscheckError, ValueError) as error:

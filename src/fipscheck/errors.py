@@ -33,3 +33,9 @@ class NotCompliantError(FipscheckError):
         self.failed = failed
         super().__init__("not FIPS compliant:\n" + "\n".join(
             f"  {r.id}: {r.status.value.upper()}: {r.message}" for r in failed))
+
+
+class NotApplicableError(FipscheckError):
+    """The target cannot offer what a check needs by its nature (a remote host's filesystem,
+    say): the check is skipped with this reason. Not for evidence that should be there and
+    could not be read: that is an EvidenceError."""

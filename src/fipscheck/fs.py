@@ -47,8 +47,9 @@ class Entry:
 
 
 class RootFilesystem:
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], prune: tuple[str, ...] = ()) -> None:
         self.root = Path(root)
+        self.prune = frozenset(prune)  # directories the walk lists but does not enter
         if not self.root.is_dir():
             raise EvidenceError(f"root {self.root} is not a directory")
         self._prefix = str(self.root).rstrip("/")
@@ -170,6 +171,6 @@ class RootFilesystem:
                     self.unreadable.append(f"{base}/{item.name}")
                     continue
                 entry = Entry(f"{base}/{item.name}", st.st_mode, st.st_size)
-                if stat.S_ISDIR(st.st_mode):
+                if stat.S_ISDIR(st.st_mode) and entry.path not in self.prune:
                     stack.append(entry.path)
                 yield entry

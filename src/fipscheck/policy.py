@@ -35,3 +35,4 @@ class Policy:
     # SHA-1 stays approved for uses other than signatures until 2030; False requires that
     # Python refuses it for security use too.
     allow_sha1: bool = True
+    required_tools: tuple[str, ...] = ()  # commands that must be on the target's PATH

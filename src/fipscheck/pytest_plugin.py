@@ -1,61 +1,118 @@
-"""pytest plugin: ``pytest --fips-image=IMAGE`` collects one test item per built-in check per
-target, from any directory. Each target is opened once per process (per xdist worker), when
-its first item runs, and closed at the end of the session whatever happened."""
+"""pytest plugin: ``pytest --fips-image=IMAGE`` (or ``--fips-container``, ``--fips-host``,
+``--fips-rootfs``, or the ini options of the same names) collects one test item per built-in
+check per target, from any directory, and offers fixtures for users' own tests on the same
+targets: ``fips_target``, ``fips_host``, ``fips_report``, ``fips_native``.
+
+Each target is opened once per process (per xdist worker), when its first item or fixture
+needs it, and closed at the end of the session whatever happened (failure, Ctrl-C, SIGTERM).
+"""
 
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from .checks import Check
-from .errors import FipscheckError
+from .errors import FipscheckError, NotApplicableError
 from .model import CheckResult, Report, Status
+from .native import executable_path, options_to_argv
+from .policy import Policy
 from .render import evidence_text
 from .runner import ScanContext, run_check, select_checks
-from .targets import Target, open_target
+from .targets import KINDS, HostTarget, Target, open_target
+
+TARGET_HELP = {
+    "image": ("IMAGE", "a container image (checked in a container of fipscheck's, removed after)"),
+    "container": ("NAME", "a running container (probes only: nothing is created or removed)"),
+    "host": ("URL", "a host through testinfra: local://, ssh://user@host, docker://NAME, "
+                    "podman://NAME, kubectl://POD"),
+    "rootfs": ("DIR", "a root filesystem in a directory (static checks only)"),
+}
+NO_TARGET = ("no fipscheck target given: use --fips-image, --fips-container, --fips-host or "
+             "--fips-rootfs (or the fips_image, ... ini options)")
+SESSION = "fipscheck-session"
 
 
 @dataclass(frozen=True)
 class TargetSpec:
     kind: str
-    name: str
+    name: str  # what open_target gets (a rootfs directory made absolute)
+    shown: str  # as the user wrote it
 
     @property
     def label(self) -> str:
-        return self.name if self.kind == "image" else f"{self.kind}:{self.name}"
+        return self.shown if self.kind == "image" else f"{self.kind}:{self.shown}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fipscheck", "FIPS 140 compliance checks (fipscheck)")
-    group.addoption("--fips-image", action="append", default=[], metavar="IMAGE",
-                    help="check this container image (repeatable)")
-    parser.addini("fips_image", type="linelist", default=[],
-                  help="container images to check, as --fips-image")
+    for kind, (metavar, what) in TARGET_HELP.items():
+        group.addoption(f"--fips-{kind}", action="append", default=[], metavar=metavar,
+                        help=f"check {what}; repeatable")
+        parser.addini(f"fips_{kind}", type="linelist", default=[],
+                      help=f"targets to check when no --fips-* target is given: {what}")
+    group.addoption("--fips-require-tool", action="append", default=[], metavar="COMMAND",
+                    help="a command the target must have on its PATH (tools.required); repeatable")
+    parser.addini("fips_require_tool", type="args", default=[],
+                  help="commands the targets must have on their PATH, as --fips-require-tool")
+
+
+def target_specs(config: pytest.Config) -> list[TargetSpec]:
+    """Targets from the command line; if it names none, from the ini file (a repository
+    pinning its images), with relative rootfs directories taken from the ini file's place."""
+    given = {kind: config.getoption(f"fips_{kind}") for kind in KINDS}
+    base = Path.cwd()
+    if not any(given.values()):
+        given = {kind: config.getini(f"fips_{kind}") for kind in KINDS}
+        base = config.inipath.parent if config.inipath else config.rootpath
+    specs = [TargetSpec(kind, str(base / name) if kind == "rootfs" else name, name)
+             for kind, names in given.items() for name in names]
+    return list(dict.fromkeys(specs))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fips: a built-in fipscheck check")
-    images = config.getoption("fips_image") or config.getini("fips_image")
-    specs = [TargetSpec("image", name) for name in dict.fromkeys(images)]
-    if specs:
-        config.pluginmanager.register(FipsSession(specs), "fipscheck-session")
+    config.addinivalue_line("markers", "fips_runtime: a built-in fipscheck check that runs "
+                                       "something inside the target")
+    tools = config.getoption("fips_require_tool") or config.getini("fips_require_tool")
+    session = FipsSession(target_specs(config), Policy(required_tools=tuple(tools)))
+    config.pluginmanager.register(session, SESSION)
+    if session.specs:
+        _terminate_like_ctrl_c()
 
 
-class FipsCheckFailed(Exception):
-    def __init__(self, result: CheckResult) -> None:
-        super().__init__(result.message)
-        self.result = result
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (CI cancelling a job) ends the run as Ctrl-C does, so the session's cleanup
+    still removes the containers; left alone if someone else installed a handler."""
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class FipsSession:
-    def __init__(self, specs: list[TargetSpec]) -> None:
+    """Targets, their scan contexts and check results of one pytest process."""
+
+    def __init__(self, specs: list[TargetSpec], policy: Policy) -> None:
         self.specs = specs
+        self.policy = policy
         self._targets: dict[TargetSpec, Target] = {}
         self._contexts: dict[TargetSpec, ScanContext] = {}
         self._open_errors: dict[TargetSpec, FipscheckError] = {}
-        self.results: dict[TargetSpec, list[CheckResult]] = {spec: [] for spec in specs}
+        self._results: dict[TargetSpec, dict[str, CheckResult]] = {}
+        self.verdicts: dict[str, list[CheckResult]] = {}  # per target label, from test reports
+
+    def target(self, spec: TargetSpec) -> Target:
+        return self.context(spec).target
 
     def context(self, spec: TargetSpec) -> ScanContext:
         if spec in self._open_errors:
@@ -66,38 +123,98 @@ class FipsSession:
             except FipscheckError as error:
                 self._open_errors[spec] = error
                 raise
-            self._contexts[spec] = ScanContext(self._targets[spec])
+            self._contexts[spec] = ScanContext(self._targets[spec], self.policy)
         return self._contexts[spec]
+
+    def result(self, spec: TargetSpec, check: Check) -> CheckResult:
+        """The check's result on the target, computed once; a target that cannot be opened
+        makes every check on it an error."""
+        done = self._results.setdefault(spec, {})
+        if check.id not in done:
+            try:
+                done[check.id] = run_check(self.context(spec), check)
+            except FipscheckError as error:
+                done[check.id] = CheckResult(check.id, Status.ERROR, str(error),
+                                             {"target": spec.label})
+        return done[check.id]
+
+    def report(self, spec: TargetSpec) -> Report:
+        results = tuple(self.result(spec, check) for check in select_checks())
+        try:
+            target = self.target(spec).describe()
+        except FipscheckError as error:
+            target = {"kind": spec.kind, "name": spec.name, "error": str(error)}
+        return Report(target, results)
 
     @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection sees the items
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         builtin: list[pytest.Item] = []
         for spec in self.specs:
             suite = FipsSuite.from_parent(session, name=f"fips[{spec.label}]",
-                                          nodeid=f"fips[{spec.label}]")
-            builtin += [FipsCheckItem.from_parent(suite, name=check.id, check=check, spec=spec,
-                                                  fips=self) for check in select_checks()]
+                                          nodeid=f"fips[{spec.label}]", spec=spec, fips=self)
+            # Collected through the hooks, so the terminal counts them as collected items.
+            report = suite.ihook.pytest_make_collect_report(collector=suite)
+            suite.ihook.pytest_collectreport(report=report)
+            builtin += report.result
         items[:0] = builtin
 
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Users' tests that use a fips_* fixture run once per target, as the checks do."""
+        if "fips_target_spec" in metafunc.fixturenames:
+            specs = self.specs or [None]
+            metafunc.parametrize("fips_target_spec", specs, indirect=True,
+                                 ids=[s.label if s else "no-target" for s in specs])
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        """A skipped check is reported under its node ID (``-rs`` would otherwise name the
+        line of this plugin that raised the skip)."""
+        report = yield
+        if isinstance(item, FipsCheckItem) and report.skipped and call.excinfo is not None:
+            report.longrepr = (item.nodeid, None, str(call.excinfo.value))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collects verdicts from the reports, so that under xdist the controller, which
+        runs no check itself, can summarise the workers' results."""
+        props = dict(report.user_properties)
+        if report.when == "call" and "fips_status" in props:
+            self.verdicts.setdefault(props["fips_target"], []).append(
+                CheckResult(props["fips_check"], Status(props["fips_status"]), ""))
+
     def pytest_sessionfinish(self) -> None:
-        for target in self._targets.values():
-            target.close()
-        self._targets.clear()
+        with ExitStack() as closing:  # every target is closed even if one close fails
+            for target in self._targets.values():
+                closing.callback(target.close)
+            self._targets.clear()
+            self._contexts.clear()
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        ran = {spec: results for spec, results in self.results.items() if results}
-        if not ran:
+        if not self.verdicts:
             return
         terminalreporter.section("fipscheck verdicts")
-        for spec, results in ran.items():
-            report = Report({"kind": spec.kind, "name": spec.name}, tuple(results))
+        for label, results in self.verdicts.items():
+            verdict = Report({}, tuple(results)).verdict
             counts = ", ".join(f"{sum(r.status is s for r in results)} {s.value}" for s in Status)
-            terminalreporter.line(f"{spec.label}: {report.verdict.value.upper()} ({counts})")
+            terminalreporter.line(f"{label}: {verdict.value.upper()} ({counts})")
 
 
 class FipsSuite(pytest.Collector):
-    def collect(self):  # items are made by FipsSession; nothing to collect from files
-        return []
+    """The built-in checks on one target (not found in any file: FipsSession makes it)."""
+
+    def __init__(self, *, spec: TargetSpec, fips: FipsSession, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.spec, self.fips = spec, fips
+
+    def collect(self) -> list[pytest.Item]:
+        return [FipsCheckItem.from_parent(self, name=check.id, check=check, spec=self.spec,
+                                          fips=self.fips) for check in select_checks()]
+
+
+class FipsCheckFailed(Exception):
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__(result.message)
+        self.result = result
 
 
 class FipsCheckItem(pytest.Item):
@@ -105,13 +222,15 @@ class FipsCheckItem(pytest.Item):
         super().__init__(**kwargs)
         self.check, self.spec, self.fips = check, spec, fips
         self.add_marker("fips")
+        if check.needs_runtime:
+            self.add_marker("fips_runtime")
         self.user_properties.append(("fips_check", check.id))
         self.user_properties.append(("fips_target", spec.label))
 
     def runtest(self) -> None:
-        result = run_check(self.fips.context(self.spec), self.check)
-        self.fips.results[self.spec].append(result)
+        result = self.fips.result(self.spec, self.check)
         self.user_properties.append(("fips_status", result.status.value))
+        self.user_properties.append(("fips_message", result.message))
         self.user_properties.append(("fips_evidence", json.dumps(result.evidence, default=str)))
         if result.status is Status.SKIP:
             pytest.skip(result.message)
@@ -121,9 +240,93 @@ class FipsCheckItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, FipsCheckFailed):
             return evidence_text(excinfo.value.result)
-        if isinstance(excinfo.value, FipscheckError):
-            return f"{self.check.id}: ERROR: {excinfo.value}"
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
         return self.path, None, f"{self.spec.label}::{self.check.id}"
+
+
+def _session(request: pytest.FixtureRequest) -> FipsSession:
+    return request.config.pluginmanager.get_plugin(SESSION)
+
+
+@pytest.fixture
+def fips_target_spec(request: pytest.FixtureRequest) -> TargetSpec:
+    """Which target a test runs on (parametrized by the plugin over every given target)."""
+    spec = getattr(request, "param", None)
+    if spec is None:
+        pytest.skip(NO_TARGET)
+    return spec
+
+
+@pytest.fixture
+def fips_target(request: pytest.FixtureRequest, fips_target_spec: TargetSpec) -> Target:
+    """The target under test (fipscheck.targets.Target): ``filesystem``, ``config``, ``exec``.
+    It is shared with the built-in checks and closed by the plugin, not by the test."""
+    try:
+        return _session(request).target(fips_target_spec)
+    except FipscheckError as error:  # an unusable target fails the test, never skips it
+        pytest.fail(f"cannot open {fips_target_spec.label}: {error}", pytrace=False)
+
+
+@pytest.fixture
+def fips_host(fips_target: Target):
+    """A testinfra Host on the target: ``.file()``, ``.package()``, ``.run()`` run inside the
+    image's container, in the running container, or on the host (skipped for a rootfs)."""
+    try:
+        return fips_target.testinfra_host()
+    except NotApplicableError as reason:
+        pytest.skip(str(reason))
+
+
+@pytest.fixture
+def fips_report(request: pytest.FixtureRequest, fips_target_spec: TargetSpec) -> Report:
+    """The full fipscheck Report on the target (every built-in check, evidence included),
+    computed once per target and shared with the built-in items."""
+    return _session(request).report(fips_target_spec)
+
+
+@dataclass(frozen=True)
+class NativeRun:
+    """One run of fips-startup-check inside the target."""
+
+    argv: tuple[str, ...]
+    exit_code: int  # 0 compliant, 1 not compliant, 2 could not check
+    report: dict | None  # its JSON report (None with --text or a preflight's exec'd command)
+    stdout: str
+    stderr: str
+
+
+def _native_checker_in(target: Target) -> str:
+    """Where the checker is on the target: copied into an image's or a container's
+    filesystem; this package's own copy on the local host; otherwise the test is skipped."""
+    if isinstance(target, HostTarget):
+        if target.backend == "local":
+            return str(executable_path())
+        pytest.skip(f"the native checker is not copied to {target.name}: install it there "
+                    "(`fipscheck native-path` shows the file) and run it with fips_host.run")
+    if not target.can_run:
+        pytest.skip(f"a {target.kind} target cannot run the native checker")
+    checker = "/.fipscheck/fips-startup-check"
+    target.put_file(checker, executable_path().read_bytes())
+    return checker
+
+
+@pytest.fixture
+def fips_native(fips_target: Target):
+    """Run the native checker (native/fips-startup-check.c) inside the target with options of
+    your own: keywords as ``fipscheck.native.report()`` takes them (``require_provider="fips"``,
+    ``libcrypto="/opt/lib/libcrypto.so.3"``, ...), or raw arguments (``"--text"``, or
+    ``"--", "/app/cni-agent", "--version"`` for the preflight). Returns a NativeRun."""
+    checker = _native_checker_in(fips_target)
+
+    def run(*args: str, **options) -> NativeRun:
+        argv = [checker, *options_to_argv(**options), *args]
+        done = fips_target.exec(argv)
+        try:
+            report = json.loads(done.stdout)
+        except ValueError:
+            report = None
+        return NativeRun(tuple(argv), done.exit_code, report, done.text,
+                         done.stderr.decode("utf-8", errors="replace"))
+    return run

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from .checks import Check, Outcome, all_checks
+from .errors import NotApplicableError
 from .model import CheckResult, Report, Status
 from .policy import Policy
 from .targets import Target
@@ -40,6 +41,8 @@ def run_check(ctx: ScanContext, check: Check) -> CheckResult:
                            f"needs to run inside the target; a {ctx.target.kind} target cannot")
     try:
         outcome = check.run(ctx)
+    except NotApplicableError as reason:
+        return CheckResult(check.id, Status.SKIP, str(reason))
     except Exception as error:  # fail closed: whatever went wrong, this is an error
         return CheckResult(check.id, Status.ERROR, f"could not gather the evidence: {error}",
                            {"exception": type(error).__name__,

@@ -7,8 +7,11 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import TargetError
+import testinfra.host
+
+from ..errors import NotApplicableError, TargetError
 from ..fs import RootFilesystem
+from .infra import TargetBackend
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,19 @@ class TargetConfig:
     cmd: tuple[str, ...] = ()
     user: str = ""
 
+    @classmethod
+    def from_docker(cls, config: dict[str, Any] | None) -> TargetConfig:
+        """From the ``Config`` object of a Docker image or container inspection."""
+        config = config or {}
+        env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
+        return cls(env=env, entrypoint=tuple(config.get("Entrypoint") or ()),
+                   cmd=tuple(config.get("Cmd") or ()), user=config.get("User") or "")
+
 
 class Target(abc.ABC):
     kind: str
     can_run = False  # runtime probes need to run a command inside the target
+    own_kernel = False  # a host has its own kernel; a container shares its host's
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -65,3 +77,11 @@ class Target(abc.ABC):
 
     def put_file(self, path: str, data: bytes, mode: int = 0o755) -> None:
         raise TargetError(f"a {self.kind} target cannot receive files")
+
+    def testinfra_host(self) -> testinfra.host.Host:
+        """A testinfra Host whose commands run where this target's runtime probes run."""
+        if not self.can_run:
+            raise NotApplicableError(f"a {self.kind} target cannot run commands, so it has no "
+                                     "testinfra host")
+        return TargetBackend.host_for(self)
+

@@ -14,9 +14,27 @@ import io
 import os
 import shutil
 import tarfile
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+TMPFS = "/dev/shm"
+
+
+def scratch_dir(needed: int) -> Path:
+    """Where to unpack a filesystem of ``needed`` bytes (0: unknown): tmpfs when it has room
+    to spare, else the temp directory. Measured (bench/read_image.py, 246 MiB image):
+    unpacking to disk took 9.4 s and removing it 3.8 s, to tmpfs 3.7 s and 0.3 s; ``docker
+    save`` alone took 3.5 s to stream, before its layers and whiteouts are applied, so the
+    export of a created container stays."""
+    try:
+        room = os.statvfs(TMPFS)
+        tmpfs_free = room.f_bavail * room.f_frsize
+    except OSError:
+        tmpfs_free = 0
+    parent = TMPFS if tmpfs_free > max(4 * needed, 1 << 30) else None
+    return Path(tempfile.mkdtemp(prefix="fipscheck-rootfs-", dir=parent))
 
 
 @dataclass

@@ -8,19 +8,13 @@ to run something inside it. ``close`` removes both, whatever happened before.
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
-import tarfile
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from docker.errors import APIError, ImageNotFound
 
 from ..errors import TargetError
-from ..fs import RootFilesystem
-from .base import ExecResult, Target, TargetConfig
+from .base import TargetConfig
+from .container import DockerContainerTarget
 from .engine import (
     create_owned_container,
     docker_client,
@@ -28,60 +22,38 @@ from .engine import (
     remove_container,
     signals_deferred,
 )
-from .export import ExtractStats, extract
 
 KEEPALIVE = ["sleep", "infinity"]
-TMPFS = "/dev/shm"
 
 
-def scratch_dir(needed: int) -> Path:
-    """Where to unpack an image: tmpfs when it has room to spare, else the temp directory.
-    Measured (bench/read_image.py, 246 MiB image): unpacking to disk took 9.4 s and removing
-    it 3.8 s, to tmpfs 3.7 s and 0.3 s; ``docker save`` alone took 3.5 s to stream, before
-    its layers and whiteouts are applied, so the export of a created container stays."""
-    try:
-        room = os.statvfs(TMPFS)
-        tmpfs_free = room.f_bavail * room.f_frsize
-    except OSError:
-        tmpfs_free = 0
-    parent = TMPFS if tmpfs_free > 4 * needed else None
-    return Path(tempfile.mkdtemp(prefix="fipscheck-rootfs-", dir=parent))
-
-
-class ImageTarget(Target):
+class ImageTarget(DockerContainerTarget):
     kind = "image"
-    can_run = True
 
     def __init__(self, image: str) -> None:
-        super().__init__(image)
-        self._client = docker_client()
-        reap_orphans(self._client)
+        client = docker_client()
+        reap_orphans(client)
         try:
-            self._image = self._client.images.get(image)
+            self._image = client.images.get(image)
         except ImageNotFound:
             raise TargetError(f"no such image: {image}") from None
         except APIError as error:
             raise TargetError(f"cannot inspect image {image}: {error.explanation}") from None
-        self._tmp: Path | None = None
-        self._fs: RootFilesystem | None = None
-        self.export_stats: ExtractStats | None = None
-        self._started = False
-        self._container = None
+        container = None
         try:
-            with signals_deferred():  # an interrupt is delivered once the container is ours
-                self._container = create_owned_container(
-                    self._client, self._image.id, entrypoint=KEEPALIVE, command=[],
+            # Interrupts (Ctrl-C, SIGTERM) are held until this object holds the container, so
+            # none can fall between the engine making it and us knowing it.
+            with signals_deferred():
+                container = create_owned_container(
+                    client, self._image.id, entrypoint=KEEPALIVE, command=[],
                     network_mode="none", detach=True)
+                super().__init__(image, container)
+            self._started = False
         except APIError as error:
             raise TargetError(f"cannot create a container from {image}: {error.explanation}") from None
         except BaseException:
-            if self._container is not None:  # interrupted right after creation
-                remove_container(self._container)
+            if container is not None:  # interrupted right after creation
+                remove_container(container)
             raise
-
-    @property
-    def container_id(self) -> str:
-        return self._container.id
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "image_id": self._image.id,
@@ -89,23 +61,9 @@ class ImageTarget(Target):
 
     @property
     def config(self) -> TargetConfig:
-        cfg = self._image.attrs.get("Config") or {}
-        env = dict(item.split("=", 1) for item in cfg.get("Env") or [] if "=" in item)
-        return TargetConfig(env=env, entrypoint=tuple(cfg.get("Entrypoint") or ()),
-                            cmd=tuple(cfg.get("Cmd") or ()), user=cfg.get("User") or "")
+        return TargetConfig.from_docker(self._image.attrs.get("Config"))
 
-    @property
-    def filesystem(self) -> RootFilesystem:
-        if self._fs is None:
-            self._tmp = scratch_dir(int(self._image.attrs.get("Size") or 0))
-            try:
-                self.export_stats = extract(self._container.export(), self._tmp)
-            except APIError as error:
-                raise TargetError(f"cannot export {self.name}: {error.explanation}") from None
-            self._fs = RootFilesystem(self._tmp)
-        return self._fs
-
-    def _ensure_started(self) -> None:
+    def _ready_to_exec(self) -> None:
         if self._started:
             return
         try:
@@ -118,38 +76,8 @@ class ImageTarget(Target):
                               f"(status {self._container.status}; it needs `sleep` to idle)")
         self._started = True
 
-    def exec(self, argv: list[str], env: dict[str, str] | None = None) -> ExecResult:
-        self._ensure_started()
-        try:
-            result = self._container.exec_run(argv, environment=env, demux=True)
-        except APIError as error:
-            raise TargetError(f"cannot run {argv[0]} in {self.name}: {error.explanation}") from None
-        out, err = result.output
-        return ExecResult(tuple(argv), result.exit_code, out or b"", err or b"")
-
-    def put_file(self, path: str, data: bytes, mode: int = 0o755) -> None:
-        """Copy a file into the container, creating its parent directories (meant for
-        fipscheck's own directory, e.g. ``/.fipscheck/``, not the image's)."""
-        parts = [p for p in path.split("/") if p]
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            for depth in range(1, len(parts)):
-                directory = tarfile.TarInfo("/".join(parts[:depth]))
-                directory.type, directory.mode = tarfile.DIRTYPE, 0o755
-                archive.addfile(directory)
-            info = tarfile.TarInfo("/".join(parts))
-            info.size, info.mode = len(data), mode
-            archive.addfile(info, io.BytesIO(data))
-        try:
-            ok = self._container.put_archive("/", buffer.getvalue())
-        except APIError as error:
-            raise TargetError(f"cannot copy {path} into {self.name}: {error.explanation}") from None
-        if not ok:
-            raise TargetError(f"cannot copy {path} into the container of {self.name}")
-
     def close(self) -> None:
         try:
             remove_container(self._container)
         finally:
-            if self._tmp is not None:
-                shutil.rmtree(self._tmp, ignore_errors=True)
+            super().close()

@@ -1,0 +1,3 @@
+module fipscheck.example/cni-fips
+
+go 1.24

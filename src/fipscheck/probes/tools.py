@@ -1,0 +1,68 @@
+"""Commands looked up on the target's PATH inside its filesystem, as its shell would find
+them, without running anything: each PATH entry and symlink resolves inside the root."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import EvidenceError
+
+if TYPE_CHECKING:
+    from ..fs import RootFilesystem
+    from ..runner import ScanContext
+
+# What the Docker engine gives a container whose image sets no PATH.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class FoundTool:
+    name: str
+    path: str  # where PATH lookup finds it
+    resolved: str  # the file it is after symlinks (inside the root)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"tool": self.name, "path": self.path, "resolved": self.resolved}
+
+
+@dataclass(frozen=True)
+class ToolLookup:
+    search_path: str
+    path_source: str  # "target" or "default"
+    found: tuple[FoundTool, ...]
+    missing: tuple[str, ...]
+
+
+def find_required_tools(ctx: ScanContext) -> ToolLookup:
+    fs = ctx.target.filesystem
+    configured = ctx.target.config.env.get("PATH")
+    search_path = configured or DEFAULT_PATH
+    directories = [d for d in search_path.split(":") if d.startswith("/")]
+    found, missing = [], []
+    for tool in ctx.policy.required_tools:
+        candidates = [tool] if "/" in tool else [f"{d.rstrip('/')}/{tool}" for d in directories]
+        hit = next((t for t in (_executable(fs, tool, c) for c in candidates) if t), None)
+        if hit:
+            found.append(hit)
+        else:
+            missing.append(tool)
+    return ToolLookup(search_path, "target" if configured else "default", tuple(found),
+                      tuple(missing))
+
+
+def _executable(fs: RootFilesystem, tool: str, path: str) -> FoundTool | None:
+    try:
+        resolved = fs.resolve(path)
+        mode = os.stat(fs.host_path(resolved), follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return None
+    except EvidenceError:
+        raise
+    except OSError as error:
+        raise EvidenceError(f"cannot examine {path}: {error}") from None
+    if stat.S_ISREG(mode) and mode & 0o111:
+        return FoundTool(tool, path, resolved)
+    return None
