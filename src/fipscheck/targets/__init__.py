@@ -1,18 +1,35 @@
-"""Where evidence comes from. Every target offers the same interface (``base.Target``)."""
+"""Where evidence comes from. Every target offers the same interface (``base.Target``).
+
+The target classes are imported when first used: the Docker SDK and testinfra cost more to
+import than the rest of fipscheck, and ``fipscheck.status()`` in an application needs neither.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .base import ExecResult, Target, TargetConfig
-from .container import ContainerTarget
-from .host import HostTarget
-from .image import ImageTarget
-from .rootfs import RootfsTarget
+
+if TYPE_CHECKING:
+    from .container import ContainerTarget
+    from .host import HostTarget
+    from .image import ImageTarget
+    from .rootfs import RootfsTarget
 
 __all__ = ["ContainerTarget", "ExecResult", "HostTarget", "ImageTarget", "RootfsTarget", "Target",
            "TargetConfig", "open_target"]
 
-KINDS = {"image": ImageTarget, "container": ContainerTarget, "host": HostTarget,
-         "rootfs": RootfsTarget}
+# target kind -> (module, class)
+KINDS = {"image": ("image", "ImageTarget"), "container": ("container", "ContainerTarget"),
+         "host": ("host", "HostTarget"), "rootfs": ("rootfs", "RootfsTarget")}
+_MODULES = {cls: module for module, cls in KINDS.values()}
+
+
+def __getattr__(name: str) -> type[Target]:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
 
 
 def open_target(kind: str, name: str) -> Target:
@@ -20,4 +37,5 @@ def open_target(kind: str, name: str) -> Target:
     raises TargetError."""
     if kind not in KINDS:
         raise ValueError(f"unknown target kind {kind!r}")
-    return KINDS[kind](name)
+    module, cls = KINDS[kind]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(name)
