@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 
 import docker
@@ -15,7 +16,13 @@ import pytest
 
 from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget
-from fipscheck.targets.engine import creator_alive, labels_of, owned_containers
+from fipscheck.targets.engine import (
+    OWNER_LABEL,
+    PID_LABEL,
+    creator_alive,
+    labels_of,
+    owned_containers,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -47,14 +54,29 @@ def our_containers(engine: docker.DockerClient) -> list:
 
 
 def pid_of(container) -> str:
-    return labels_of(container).get("org.fipscheck.pid", "")
+    return labels_of(container).get(PID_LABEL, "")
 
 
 def not_another_live_run(container) -> bool:
+    return _ours_or_ended(labels_of(container))
+
+
+def _ours_or_ended(labels: dict[str, str]) -> bool:
     """The engine is shared with other runs on this machine: a container whose creator is
     another process, still running, is that run's. This process's own always count, and so do
     those of processes that ended (a test's subprocesses have ended when it checks)."""
-    return pid_of(container) == str(os.getpid()) or not creator_alive(container)
+    return labels.get(PID_LABEL) == str(os.getpid()) or not creator_alive(labels)
+
+
+def containers_created_since(engine: docker.DockerClient, since: float, *pids: int) -> list[str]:
+    """Names of fipscheck's containers created since ``since`` (a time.time()) by this process
+    or the given ones, removed since or not: the engine's event log, not a listing."""
+    creators = {str(pid) for pid in (os.getpid(), *pids)}
+    events = engine.events(since=int(since), until=int(time.time()) + 1, decode=True,
+                           filters={"type": "container", "event": "create",
+                                    "label": f"{OWNER_LABEL}=fipscheck"})
+    return [e["Actor"]["Attributes"].get("name", "?") for e in events
+            if e["Actor"]["Attributes"].get(PID_LABEL) in creators]
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import host_fips_enabled
+from conftest import containers_created_since, host_fips_enabled
 
 from fipscheck import Policy, Status
 from fipscheck.errors import TargetError
@@ -25,14 +26,8 @@ def cni_container(running):
     return running(CNI)
 
 
-def of_cni(engine) -> set[str]:
-    """Containers of the cni-fips images (other engineers' runs share the engine; these
-    images are used only by this project's cni tests)."""
-    return {c.id for c in engine.containers.list(all=True, filters={"ancestor": CNI})}
-
-
 def test_container_target_probes_a_running_container_and_leaves_it_as_it_was(engine, cni_container):
-    before = of_cni(engine)
+    started = time.time()
     with open_target("container", cni_container.name) as target:
         assert target.config.env["OPENSSL_CONF"] == "/usr/local/openssl/ssl/openssl.cnf"
         assert target.config.entrypoint == ("/app/entrypoint.sh",)
@@ -45,7 +40,7 @@ def test_container_target_probes_a_running_container_and_leaves_it_as_it_was(eng
         assert target.exec(["/.fipscheck/probe"]).text == "probed\n"
     cni_container.reload()
     assert cni_container.status == "running"
-    assert of_cni(engine) == before
+    assert containers_created_since(engine, started) == []
     assert cni_container.exec_run(["test", "-e", "/.fipscheck/probe"]).exit_code == 1
 
 
@@ -85,13 +80,15 @@ def test_docker_url_runs_probes_in_the_container_and_says_why_files_are_not_read
 
 
 def test_scan_cli_on_a_running_container_reports_tools_and_the_hosts_kernel(cni_container, engine):
-    before = of_cni(engine)
-    done = subprocess.run([sys.executable, "-m", "fipscheck.cli", "scan", "--container",
-                           cni_container.name, *(f"--require-tool={t}" for t in CNI_TOOLS),
-                           "--format", "json"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert of_cni(engine) == before  # a container target creates no container
+    started = time.time()
+    scan = subprocess.Popen([sys.executable, "-m", "fipscheck.cli", "scan", "--container",
+                             cni_container.name, *(f"--require-tool={t}" for t in CNI_TOOLS),
+                             "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    stdout, stderr = scan.communicate(timeout=300)
+    assert scan.returncode == 0, stderr
+    report = json.loads(stdout)
+    assert containers_created_since(engine, started, scan.pid) == []  # a container target makes none
     assert report["target"]["kind"] == "container" and report["target"]["image"] == CNI
     results = {r["id"]: r for r in report["checks"]}
     tools = results["tools.required"]

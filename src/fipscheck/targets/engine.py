@@ -73,8 +73,8 @@ def labels_of(container) -> dict[str, str]:
     return container.attrs.get("Labels") or {}
 
 
-def creator_alive(container) -> bool:
-    labels = labels_of(container)
+def creator_alive(labels: dict[str, str]) -> bool:
+    """Whether the process that created a container (by its labels) still runs on this host."""
     return labels.get(HOST_LABEL) == socket.gethostname() and _alive(int(labels.get(PID_LABEL, "0")))
 
 
@@ -98,7 +98,8 @@ def reap_orphans(client: docker.DockerClient) -> list[str]:
     """Remove containers of ours whose creating process on this host no longer exists."""
     removed = []
     for container in owned_containers(client):
-        if labels_of(container).get(HOST_LABEL) != socket.gethostname() or creator_alive(container):
+        labels = labels_of(container)
+        if labels.get(HOST_LABEL) != socket.gethostname() or creator_alive(labels):
             continue
         remove_container(container)
         removed.append(container.id)
