@@ -52,6 +52,16 @@ def test_reference_and_twins(name, results):
     assert only["config"] == "/etc/ssl/openssl.cnf" and only["config_from"] == "OPENSSL_CONF"
 
 
+def test_libcrypto_reached_through_ld_library_path(image):
+    """cni-fips keeps OpenSSL under /usr/local/openssl, reached only through the image's
+    LD_LIBRARY_PATH: the configuration judged is the one that libcrypto loads."""
+    result = config_result(image("fipscheck/cni-fips:latest"))
+    assert result.status is Status.PASS, result.message
+    [only] = result.evidence["configurations"]
+    assert only["libcrypto"] == "/usr/local/openssl/lib64/libcrypto.so.3"
+    assert only["config"] == "/usr/local/openssl/ssl/openssl.cnf"
+
+
 @pytest.mark.parametrize("name", [REFERENCE, "fipscheck/openssl-fips-tampered:latest"])
 def test_mac_agrees_with_openssl_fipsinstall(name, image, run_in, results, no_leaks):
     code, output = run_in(image(name), FIPSINSTALL)

@@ -52,6 +52,7 @@ def is_libcrypto(elf: ElfSummary) -> bool:
 class LibcryptoCopy:
     path: str
     version: str | None  # from its banner
+    openssl_dir: str | None  # compiled in: where its default openssl.cnf lives
     modules_dir: str | None  # where it looks for providers
     engines_dir: str | None  # and for engines: both hold parts of its own build
     fips_module: str | None  # the fips.so there, if any
@@ -62,7 +63,8 @@ class LibcryptoCopy:
         return bool(self.fips_module and self.version and self.version == self.fips_module_version)
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "version": self.version, "modules_dir": self.modules_dir,
+        return {"path": self.path, "version": self.version, "openssl_dir": self.openssl_dir,
+                "modules_dir": self.modules_dir,
                 "engines_dir": self.engines_dir,
                 "fips_module": self.fips_module, "fips_module_version": self.fips_module_version}
 
@@ -87,8 +89,9 @@ def libcrypto_copies(ctx: ScanContext) -> list[LibcryptoCopy]:
                 raise EvidenceError(f"cannot read the FIPS provider {module}: {error}") from None
         else:
             module = None
-        copies.append(LibcryptoCopy(elf.path, versions[0] if versions else None, directory,
-                                    dirs.get("ENGINESDIR"), module, module_version))
+        copies.append(LibcryptoCopy(elf.path, versions[0] if versions else None,
+                                    dirs.get("OPENSSLDIR"), directory, dirs.get("ENGINESDIR"), module,
+                                    module_version))
     return copies
 
 

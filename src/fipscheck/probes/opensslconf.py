@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import TYPE_CHECKING
 
-from ..elf import ElfError, ElfFile
 from ..errors import EvidenceError
-from .inventory import inventory
+from .linkage import libcrypto_copies, linkage
 
 if TYPE_CHECKING:
     from ..fs import RootFilesystem
@@ -253,35 +252,24 @@ class OpenSSLInstall:
     env: dict[str, str]
 
 
-def _build_strings(fs: RootFilesystem, path: str) -> tuple[str | None, str | None]:
-    """OPENSSLDIR and MODULESDIR as compiled into libcrypto (`openssl version -d -m` prints the
-    same strings, from the same constants)."""
-    with fs.open(path) as f:
-        rodata = ElfFile(f).section(".rodata") or b""
-    found = {key: m.group(1).decode("utf-8", "surrogateescape") for key in ("OPENSSLDIR", "MODULESDIR")
-             if (m := re.search(key.encode() + rb': "([^"\0]*)"', rodata))}
-    return found.get("OPENSSLDIR"), found.get("MODULESDIR")
-
-
 def _system_library_dir(path: str) -> bool:
-    """In a directory the loader searches by default (multiarch ones included)? A libcrypto
-    elsewhere is a bundled copy, a matter for libraries.banned and linkage.libcrypto."""
+    """In a directory the loader searches by default (multiarch ones included)?"""
     directory, _, _ = path.rpartition("/")
     parent, _, name = directory.rpartition("/")
     return directory in SYSTEM_LIBRARY_DIRS or (parent in ("/lib", "/usr/lib") and "-linux-" in name)
 
 
 def openssl_install(ctx: ScanContext) -> OpenSSLInstall:
-    """The OpenSSL 3 libcrypto copies in the system library directories and their defaults."""
-    fs = ctx.target.filesystem
+    """The OpenSSL 3 libcrypto copies the target uses, with their compiled-in defaults: those
+    its programs resolve to (through LD_LIBRARY_PATH, RPATH, the cache...: the linkage probe's
+    loader) and those in the default library directories. A copy that nothing loads from
+    elsewhere is bundled: a matter for libraries.banned and linkage.libcrypto."""
+    used = {r.path for closure in ctx.evidence(linkage).closures for r in closure.libcrypto}
     found = []
-    for elf in ctx.evidence(inventory).elf:
-        if elf.dynamic.soname != "libcrypto.so.3" or not _system_library_dir(elf.path):
+    for copy in ctx.evidence(libcrypto_copies):
+        if not (copy.version or "").startswith("3.") or not (
+                copy.path in used or _system_library_dir(copy.path)):
             continue
-        try:
-            openssldir, modulesdir = _build_strings(fs, elf.path)
-        except (ElfError, OSError) as error:
-            raise EvidenceError(f"cannot read the build strings of {elf.path}: {error}") from error
-        found.append(LibCrypto(elf.path, openssldir or DEFAULT_OPENSSLDIR, modulesdir,
-                               "libcrypto" if openssldir else "Debian default"))
+        found.append(LibCrypto(copy.path, copy.openssl_dir or DEFAULT_OPENSSLDIR, copy.modules_dir,
+                               "libcrypto" if copy.openssl_dir else "Debian default"))
     return OpenSSLInstall(found, dict(ctx.target.config.env))
