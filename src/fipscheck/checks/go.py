@@ -109,6 +109,7 @@ def go_fips_toolchain(ctx: ScanContext) -> Outcome:
         return errored(f"{len(unreadable)} files could not be read as ELF or Go build info, so "
                        "they may be Go binaries not examined", binaries=evidence, unreadable=unreadable)
     if not good:
-        return not_applicable(f"no Go binary with crypto among {len(found.binaries)} Go binaries",
+        return not_applicable(f"none of the {len(found.binaries)} Go binaries uses crypto" if found.binaries
+                              else "no Go binary in the target",
                               binaries=evidence)
     return passed(f"{len(good)} Go binaries with crypto, each on a FIPS module", binaries=evidence)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any
-
-import testinfra.host
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NotApplicableError, TargetError
 from ..fs import RootFilesystem
-from .infra import TargetBackend
+
+if TYPE_CHECKING:
+    import testinfra.host
 
 
 @dataclass(frozen=True)
@@ -83,5 +83,7 @@ class Target(abc.ABC):
         if not self.can_run:
             raise NotApplicableError(f"a {self.kind} target cannot run commands, so it has no "
                                      "testinfra host")
+        from .infra import TargetBackend  # testinfra is imported only by those who ask for it
+
         return TargetBackend.host_for(self)
 
