@@ -30,6 +30,9 @@ def test_reference_image_passes_with_json_evidence(image, tmp_path, no_leaks):
     assert report["schema_version"] == 1
     assert report["verdict"] == "pass"
     assert report["target"]["kind"] == "image" and report["target"]["name"] == REFERENCE
+    export = report["target"]["export"]  # what was read, and what the safe extraction left out
+    assert export["files"] > 1000 and export["bytes"] > 0
+    assert export["skipped"].get("device, FIFO or other special file", 0) > 0  # Docker's /dev nodes
     banned = next(c for c in report["checks"] if c["id"] == "libraries.banned")
     assert banned["status"] == "pass"
     assert banned["evidence"]["files_examined"] > 1000  # the whole image was walked

@@ -65,4 +65,5 @@ def select_checks(ids: Iterable[str] | None = None) -> list[Check]:
 
 def scan(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None) -> Report:
     ctx = ScanContext(target, policy)
-    return Report(target.describe(), tuple(run_check(ctx, c) for c in select_checks(checks)))
+    results = tuple(run_check(ctx, c) for c in select_checks(checks))
+    return Report(target.describe(), results)  # described after the checks: what they read shows

@@ -42,6 +42,14 @@ class DockerContainerTarget(Target):
     def container_id(self) -> str:
         return self._container.id
 
+    def _export_evidence(self) -> dict[str, Any]:
+        """What the filesystem export held and what the safe extraction left out (device
+        nodes, unsafe names, links out of the root), once the filesystem has been read."""
+        if self.export_stats is None:
+            return {}
+        stats = self.export_stats
+        return {"export": {"files": stats.files, "bytes": stats.bytes, "skipped": stats.skipped}}
+
     @property
     def filesystem(self) -> RootFilesystem:
         if self._fs is None:
@@ -121,7 +129,7 @@ class ContainerTarget(DockerContainerTarget):
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "container_id": self._container.id,
                 "image": self._container.attrs.get("Config", {}).get("Image", ""),
-                "image_id": self._container.attrs.get("Image", "")}
+                "image_id": self._container.attrs.get("Image", ""), **self._export_evidence()}
 
     @property
     def config(self) -> TargetConfig:

@@ -57,7 +57,7 @@ class ImageTarget(DockerContainerTarget):
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "image_id": self._image.id,
-                "tags": list(self._image.tags)}
+                "tags": list(self._image.tags), **self._export_evidence()}
 
     @property
     def config(self) -> TargetConfig:
