@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..elf import PT_LOAD, ElfError, ElfFile
 from ..errors import EvidenceError
-from .inventory import inventory
+from .inventory import inventory, read_elf
 
 if TYPE_CHECKING:
     from ..fs import RootFilesystem
@@ -200,15 +200,16 @@ def _function_names(elf: ElfFile) -> bytes:
 
 def read_go_binary(fs: RootFilesystem, path: str) -> GoBinary | None:
     """The binary's Go build info, or None when it is not a Go binary."""
-    with fs.open(path) as f:
-        elf = ElfFile(f)
-        blob = elf.section(".go.buildinfo") if elf.sections else _find_blob(elf)
-        if blob is None:
-            return None
-        info = parse_buildinfo(elf, blob)
-        names = _function_names(elf)
-        return GoBinary(path, info, elf.interpreter,
-                        frozenset(key for key, marker in MARKERS.items() if marker in names))
+    return read_elf(fs, path, lambda elf: _go_binary(path, elf))
+
+
+def _go_binary(path: str, elf: ElfFile) -> GoBinary | None:
+    blob = elf.section(".go.buildinfo") if elf.sections else _find_blob(elf)
+    if blob is None:
+        return None
+    names = _function_names(elf)
+    return GoBinary(path, parse_buildinfo(elf, blob), elf.interpreter,
+                    frozenset(key for key, marker in MARKERS.items() if marker in names))
 
 
 def go_binaries(ctx: ScanContext) -> GoBinaries:
