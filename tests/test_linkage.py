@@ -216,3 +216,12 @@ def test_aws_node_shape_resolves_through_ld_library_path(static_scan):
     steps = {r["found_by"] for p in result.evidence["programs"] for r in p["libcrypto"]}
     assert steps == {"LD_LIBRARY_PATH"}
     assert "/app/cni-agent" in result.evidence["static_go_programs"]
+
+
+def test_static_go_programs_are_left_to_the_go_check_even_without_section_headers(static_scan):
+    """A Go program is one for go.fips-toolchain, whether or not its section headers were
+    stripped: its build info decides, as it does for that check."""
+    result = static_scan("fipscheck/go-variants:latest")["linkage.libcrypto"]
+    left = set(result.evidence["static_go_programs"])
+    assert {"/opt/go-variants/bin/crypto-gofips140",
+            "/opt/go-variants/bin/crypto-gofips140-no-sections"} <= left

@@ -228,3 +228,12 @@ def go_binaries(ctx: ScanContext) -> GoBinaries:
         if binary is not None:
             found.binaries.append(binary)
     return found
+
+
+def go_programs(ctx: ScanContext) -> frozenset[str]:
+    """Paths of the target's Go programs: those with a .go.buildinfo section, and those whose
+    build info go_binaries found without section headers. go.fips-toolchain judges their
+    crypto (BoringCrypto and Go's own FIPS module are linked in statically by design), so the
+    linkage and bundled-crypto searches leave them to it."""
+    sections = {e.path for e in ctx.evidence(inventory).elf if ".go.buildinfo" in e.section_names}
+    return frozenset(sections | {b.path for b in ctx.evidence(go_binaries).binaries})

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from ..elf import ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
 from ..policy import BannedLibrary
+from .gobuild import go_programs
 from .inventory import ElfSummary, inventory, read_elf
-from .linkage import is_go, is_libcrypto, libcrypto_copies
+from .linkage import is_libcrypto, libcrypto_copies
 from .signatures import LIBCRYPTO_NAME, carried_crypto
 
 if TYPE_CHECKING:
@@ -54,7 +55,8 @@ PYCRYPTODOME = re.compile(r"^(.*/(?:Crypto|Cryptodome))/(?:Cipher|Hash|PublicKey
 def _bundled(ctx: ScanContext, elf: ElfSummary, fips_tree: tuple[str, ...],
              malformed: dict[str, str]) -> BannedLibraryFound | None:
     soname = elf.dynamic.soname
-    if elf.type not in (ET_EXEC, ET_DYN) or elf.path.startswith(fips_tree) or is_go(elf):
+    if (elf.type not in (ET_EXEC, ET_DYN) or elf.path.startswith(fips_tree)
+            or elf.path in ctx.evidence(go_programs)):
         return None
     needs = any(LIBCRYPTO_NAME.match(n) for n in elf.dynamic.needed)
     try:

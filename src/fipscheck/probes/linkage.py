@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from ..elf import DF_1_NODEFLIB, DF_1_PIE, ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
 from ..loader import LoaderConfig, default_dirs, loader_config
+from .gobuild import go_programs
 from .inventory import ElfSummary, inventory, read_elf
 from .signatures import (
     LIBCRYPTO_NAME,
@@ -229,12 +230,6 @@ def _expand(dirs: tuple[str, ...], origin: str) -> list[str]:
     return [d for d in expanded if d.startswith("/") and "$" not in d]
 
 
-def is_go(elf: ElfSummary) -> bool:
-    """A Go program: go.fips-toolchain judges its crypto (BoringCrypto and Go's own FIPS
-    module are statically linked by design)."""
-    return ".go.buildinfo" in elf.section_names
-
-
 def _is_static_program(elf: ElfSummary) -> bool:
     """An executable no loader is asked to link: no interpreter, and not a library."""
     return elf.interpreter is None and (elf.type == ET_EXEC or bool(elf.dynamic.flags_1 & DF_1_PIE))
@@ -246,6 +241,7 @@ def linkage(ctx: ScanContext) -> Linkage:
     config = loader_config(fs)
     resolver = Resolver(fs, files.elf, config, ctx.target.config.env.get("LD_LIBRARY_PATH", ""))
     closures, left_to_go, unresolved = [], [], []
+    go = ctx.evidence(go_programs)
     malformed = dict(files.malformed)
     for elf in files.elf:
         if elf.type not in (ET_EXEC, ET_DYN):
@@ -253,7 +249,7 @@ def linkage(ctx: ScanContext) -> Linkage:
         if is_libcrypto(elf):
             continue  # a copy itself: libcrypto_copies describes it
         if _is_static_program(elf):
-            if is_go(elf):
+            if elf.path in go:
                 left_to_go.append(elf.path)
                 continue
             try:
