@@ -150,6 +150,20 @@ class RootFilesystem:
     def listdir(self, path: str) -> list[str]:
         return os.listdir(self.host_path(path))
 
+    def executable(self, path: str) -> str | None:
+        """The file ``path`` resolves to (inside the root) if it is an executable regular
+        file, else None; an error other than its absence raises EvidenceError."""
+        try:
+            resolved = self.resolve(path)
+            mode = os.stat(self._host(resolved), follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return None
+        except EvidenceError:
+            raise
+        except OSError as error:
+            raise EvidenceError(f"cannot examine {path}: {error}") from None
+        return resolved if stat.S_ISREG(mode) and mode & 0o111 else None
+
     def walk(self, top: str = "/") -> Iterator[Entry]:
         """Every name below ``top`` (itself resolved inside the root), depth first, links not
         followed. Directories that cannot be listed are remembered in ``unreadable``."""

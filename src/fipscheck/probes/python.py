@@ -8,16 +8,15 @@ the same module is called directly.
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EvidenceError, RootEscapeError
+from ..errors import EvidenceError
 from ..targets.process import ProcessTarget
 from . import python_interpreter
+from .tools import path_directories
 
 if TYPE_CHECKING:
     from ..fs import RootFilesystem
@@ -70,8 +69,7 @@ def python_runtimes(ctx: ScanContext) -> PythonRuntimes:
 
 
 def search_dirs(path_variable: str) -> list[str]:
-    dirs = [d for d in path_variable.split(":") if d.startswith("/")]
-    return list(dict.fromkeys([*dirs, *COMMON_DIRS]))
+    return list(dict.fromkeys([*path_directories(path_variable), *COMMON_DIRS]))
 
 
 def find_interpreters(fs: RootFilesystem, dirs: list[str]) -> list[tuple[str, str]]:
@@ -81,23 +79,21 @@ def find_interpreters(fs: RootFilesystem, dirs: list[str]) -> list[tuple[str, st
     for directory in dirs:
         for command in sorted(_commands(fs, directory), key=_preference):
             try:
-                resolved = fs.resolve(command)
-            except (OSError, RootEscapeError):
-                continue
-            name = resolved.rsplit("/", 1)[-1]
-            if resolved not in chosen.values() and INTERPRETER_NAME.match(name) \
-                    and _executable_file(fs, resolved):
+                resolved = fs.executable(command)
+            except (OSError, EvidenceError):
+                continue  # unreadable or looping: not an interpreter to run
+            if resolved and resolved not in chosen.values() \
+                    and INTERPRETER_NAME.match(resolved.rsplit("/", 1)[-1]):
                 chosen[command] = resolved
     return list(chosen.items())
 
 
 def _commands(fs: RootFilesystem, directory: str) -> list[str]:
-    if not fs.exists(directory):
-        return []
-    top = fs.resolve(directory).rstrip("/")
-    # walk() is recursive; only the directory's own entries are commands
-    return [f"{directory.rstrip('/')}/{e.name}" for e in fs.walk(directory)
-            if e.path.rsplit("/", 1)[0] == top and COMMAND_NAME.match(e.name)]
+    try:
+        names = fs.listdir(directory)
+    except (OSError, EvidenceError):
+        return []  # a PATH entry that is missing or not a directory holds no commands
+    return [f"{directory.rstrip('/')}/{name}" for name in names if COMMAND_NAME.match(name)]
 
 
 def _preference(command: str) -> tuple[int, str]:
@@ -106,9 +102,3 @@ def _preference(command: str) -> tuple[int, str]:
     return ({"python3": 0, "python": 2}.get(name, 1), name)
 
 
-def _executable_file(fs: RootFilesystem, path: str) -> bool:
-    try:
-        mode = os.stat(fs.host_path(path), follow_symlinks=False).st_mode
-    except (OSError, EvidenceError):
-        return False
-    return stat.S_ISREG(mode) and bool(mode & 0o111)

@@ -3,12 +3,8 @@ them, without running anything: each PATH entry and symlink resolves inside the 
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from ..errors import EvidenceError
 
 if TYPE_CHECKING:
     from ..fs import RootFilesystem
@@ -36,11 +32,16 @@ class ToolLookup:
     missing: tuple[str, ...]
 
 
+def path_directories(search_path: str) -> list[str]:
+    """A PATH value's directories; relative entries mean nothing without a working directory."""
+    return [d for d in search_path.split(":") if d.startswith("/")]
+
+
 def find_required_tools(ctx: ScanContext) -> ToolLookup:
     fs = ctx.target.filesystem
     configured = ctx.target.config.env.get("PATH")
     search_path = configured or DEFAULT_PATH
-    directories = [d for d in search_path.split(":") if d.startswith("/")]
+    directories = path_directories(search_path)
     found, missing = [], []
     for tool in ctx.policy.required_tools:
         candidates = [tool] if "/" in tool else [f"{d.rstrip('/')}/{tool}" for d in directories]
@@ -54,15 +55,5 @@ def find_required_tools(ctx: ScanContext) -> ToolLookup:
 
 
 def _executable(fs: RootFilesystem, tool: str, path: str) -> FoundTool | None:
-    try:
-        resolved = fs.resolve(path)
-        mode = os.stat(fs.host_path(resolved), follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        return None
-    except EvidenceError:
-        raise
-    except OSError as error:
-        raise EvidenceError(f"cannot examine {path}: {error}") from None
-    if stat.S_ISREG(mode) and mode & 0o111:
-        return FoundTool(tool, path, resolved)
-    return None
+    resolved = fs.executable(path)
+    return FoundTool(tool, path, resolved) if resolved else None
