@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 
 from . import __version__
 from .errors import FipscheckError, NotCompliantError
 from .inprocess import require, status
+from .interrupts import sigterm_as_interrupt
 from .native import executable_path
 from .policy import Policy
 from .render import to_json, to_text
@@ -52,10 +52,6 @@ def _add_process_commands(commands) -> None:
     preflight.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # so that the targets' cleanup runs, as on Ctrl-C
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "status":
@@ -71,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fipscheck: error: {error}", file=sys.stderr)
             return 2
         return 0
-    signal.signal(signal.SIGTERM, _terminate)
+    sigterm_as_interrupt()
     kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
     policy = Policy(required_tools=tuple(args.require_tool))
     try:

@@ -10,8 +10,6 @@ needs it, and closed at the end of the session whatever happened (failure, Ctrl-
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 
 from .checks import Check
 from .errors import FipscheckError, NotApplicableError
+from .interrupts import sigterm_as_interrupt
 from .model import CheckResult, Report, Status
 from .native import executable_path, options_to_argv
 from .policy import Policy
@@ -84,19 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
     session = FipsSession(target_specs(config), Policy(required_tools=tuple(tools)))
     config.pluginmanager.register(session, SESSION)
     if session.specs:
-        _terminate_like_ctrl_c()
-
-
-def _terminate_like_ctrl_c() -> None:
-    """SIGTERM (CI cancelling a job) ends the run as Ctrl-C does, so the session's cleanup
-    still removes the containers; left alone if someone else installed a handler."""
-    if threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+        sigterm_as_interrupt()
 
 
 class FipsSession:

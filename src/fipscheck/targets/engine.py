@@ -5,12 +5,8 @@ run killed before its cleanup is repaired by the next one."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import docker
 from docker.errors import DockerException, NotFound
@@ -34,21 +30,6 @@ def docker_client() -> docker.DockerClient:
 def ownership_labels(token: str) -> dict[str, str]:
     return {OWNER_LABEL: "fipscheck", PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname(),
             TOKEN_LABEL: token}
-
-
-@contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM (in the main thread) for the duration: they are delivered when
-    it ends. Used around container creation, where an interrupt could otherwise fall between
-    the engine making the container and us holding it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def create_owned_container(client: docker.DockerClient, image_id: str, **options):

@@ -13,6 +13,7 @@ from typing import Any
 from docker.errors import APIError, ImageNotFound
 
 from ..errors import TargetError
+from ..interrupts import signals_deferred
 from .base import TargetConfig
 from .container import DockerContainerTarget
 from .engine import (
@@ -20,7 +21,6 @@ from .engine import (
     docker_client,
     reap_orphans,
     remove_container,
-    signals_deferred,
 )
 
 KEEPALIVE = ["sleep", "infinity"]
