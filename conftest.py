@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import subprocess
 import sys
 import tarfile
@@ -17,9 +18,9 @@ import pytest
 from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget
 from fipscheck.targets.engine import (
+    HOST_LABEL,
     OWNER_LABEL,
     PID_LABEL,
-    creator_alive,
     labels_of,
     owned_containers,
 )
@@ -64,8 +65,22 @@ def not_another_live_run(container) -> bool:
 def _ours_or_ended(labels: dict[str, str]) -> bool:
     """The engine is shared with other runs on this machine: a container whose creator is
     another process, still running, is that run's. This process's own always count, and so do
-    those of processes that ended (a test's subprocesses have ended when it checks)."""
+    those of processes that ended (a test's subprocesses have ended when it checks). Labels
+    serve the tests' bookkeeping only: fipscheck itself trusts its run directories."""
     return labels.get(PID_LABEL) == str(os.getpid()) or not creator_alive(labels)
+
+
+def creator_alive(labels: dict[str, str]) -> bool:
+    """Whether the process named by a container's labels still runs on this host."""
+    if labels.get(HOST_LABEL) != socket.gethostname():
+        return False
+    try:
+        os.kill(int(labels.get(PID_LABEL, "0")), 0)
+    except (ProcessLookupError, ValueError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    return int(labels.get(PID_LABEL, "0")) > 0
 
 
 def containers_created_since(engine: docker.DockerClient, since: float, *pids: int) -> list[str]:

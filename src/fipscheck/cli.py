@@ -1,20 +1,24 @@
-"""The ``fipscheck`` command. Exit codes: 0 compliant, 1 not compliant, 2 could not check."""
+"""The ``fipscheck`` command. Exit codes: 0 compliant, 1 not compliant, 2 could not check
+(also when the Docker engine failed), 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import os
 import sys
 
-from . import __version__
+from . import __version__, workdir
 from .errors import FipscheckError, NotCompliantError
 from .inprocess import require, status
-from .interrupts import sigterm_as_interrupt
+from .interrupts import exit_code, signal_name, sigterm_as_interrupt
+from .model import CheckResult, Report, Status
 from .native import executable_path
 from .policy import Policy
 from .render import to_json, to_text
-from .runner import scan
-from .targets import open_target
+from .runner import scan_results, select_checks
+from .targets import Target, open_target
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_process_commands(commands)
     commands.add_parser("native-path", help="print the path of the bundled fips-startup-check "
                         "(to COPY into images)")
+    cleanup = commands.add_parser("cleanup", help="remove what runs killed outright left behind "
+                                  "(their directories and containers; never a running one's)")
+    cleanup.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -67,20 +74,93 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fipscheck: error: {error}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "cleanup":
+        return _cleanup(args.format)
+    return _scan(args)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    """Scan one target. Interrupted or with a failing engine, the checks that finished are
+    still reported (the others as errors), then the reason, with its own exit code."""
     sigterm_as_interrupt()
     kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
     policy = Policy(required_tools=tuple(args.require_tool))
     try:
-        with open_target(kind, getattr(args, kind)) as target:
-            report = scan(target, policy, checks=args.check)
-        print(to_json(report) if args.format == "json" else to_text(report))
-        return report.exit_code
+        selected = [c.id for c in select_checks(args.check)]
+        target = open_target(kind, getattr(args, kind))
     except (FipscheckError, ValueError) as error:
-        print(f"fipscheck: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("fipscheck: interrupted", file=sys.stderr)
-        return 130
+        return _error(str(error))
+    except KeyboardInterrupt as interrupt:
+        return _interrupted(interrupt)
+    results: list[CheckResult] = []
+    stopped: KeyboardInterrupt | None = None
+    cleanup_error: FipscheckError | None = None
+    try:
+        results.extend(scan_results(target, policy, selected))
+    except KeyboardInterrupt as interrupt:
+        stopped = interrupt
+    finally:
+        try:
+            target.close()
+        except FipscheckError as error:
+            cleanup_error = error
+        except KeyboardInterrupt as interrupt:
+            stopped = stopped or interrupt
+    report = _report(target, selected, results, stopped)
+    print(to_json(report) if args.format == "json" else to_text(report), flush=True)
+    if stopped is not None:
+        return _interrupted(stopped)
+    if cleanup_error is not None:
+        return _error(f"{cleanup_error} (what is left is removed by the next run or "
+                      "`fipscheck cleanup`)")
+    if any(r.evidence.get("exception") == "EngineError" for r in results):
+        return _error("the Docker engine failed during the scan: the report is incomplete")
+    return report.exit_code
+
+
+def _report(target: Target, selected: list[str], results: list[CheckResult],
+            stopped: KeyboardInterrupt | None) -> Report:
+    """The results so far; checks that never ran are errors, so no verdict passes them."""
+    done = {r.id for r in results}
+    reason = f"not run: the scan was interrupted ({signal_name(stopped)})" if stopped else "not run"
+    missing = tuple(CheckResult(i, Status.ERROR, reason) for i in selected if i not in done)
+    return Report(target.describe(), (*results, *missing))
+
+
+def _error(message: str) -> int:
+    print(f"fipscheck: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _interrupted(interrupt: KeyboardInterrupt) -> int:
+    print(f"fipscheck: interrupted ({signal_name(interrupt)})", file=sys.stderr)
+    return exit_code(interrupt)
+
+
+def _cleanup(output: str) -> int:
+    """Remove the run directories of runs that are gone and the containers they recorded;
+    without an engine, directories holding containers are kept (exit 2)."""
+    from .targets.engine import docker_client, remove_recorded  # Docker only for this command
+
+    engine_problem = None
+    try:
+        client = docker_client()
+        client.ping()
+        remover = functools.partial(remove_recorded, client)
+    except Exception as error:  # no engine: directories without containers still go
+        engine_problem, remover = f"no Docker engine: {error}", None
+    try:
+        reaped = workdir.reap(remover)
+    except KeyboardInterrupt as interrupt:
+        return _interrupted(interrupt)
+    if output == "json":
+        print(json.dumps({**reaped.to_dict(), "engine": engine_problem or "reachable"}, indent=2))
+    else:
+        print(f"fipscheck cleanup: removed {len(reaped.directories)} run directories and "
+              f"{len(reaped.containers)} containers of runs that are gone")
+        for directory, why in reaped.kept.items():
+            print(f"  kept {directory}: {why}")
+    return 2 if reaped.kept else 0
 
 
 def _preflight(argv: list[str], checks: list[str] | None, warn_only: bool) -> int:

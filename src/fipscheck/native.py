@@ -7,7 +7,9 @@ probes (loading the configuration to watch the FIPS self-tests) use a private Op
 context, so the process's OpenSSL state is left as it was.
 
 ``executable_path()`` is the standalone executable shipped in the package, for copying into
-images (``fipscheck native-path``) and for fipscheck's in-container probe.
+images (``fipscheck native-path``) and for fipscheck's in-container probe; ``helper_path(arch)``
+is fipscheck's static helper (native/fipscheck-helper.c: the keepalive of fipscheck's
+containers and the runner that bounds every command run in a container) for an architecture.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 from .errors import EvidenceError
 
 EXECUTABLE = Path(__file__).parent / "bin" / "fips-startup-check"
+# The helper's architecture by the names Docker (Go) gives them.
+HELPER_ARCHES = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
 
 # report() keyword -> the checker's option; True/False flags take no value.
 _OPTIONS = {
@@ -70,3 +74,16 @@ def executable_path() -> Path:
     if not EXECUTABLE.is_file():
         raise EvidenceError(f"{EXECUTABLE} is missing: reinstall fipscheck (pip builds it with make)")
     return EXECUTABLE
+
+
+def helper_path(arch: str) -> Path:
+    """The static fipscheck-helper for an image architecture (Docker's ``amd64``, ``arm64``)."""
+    machine = HELPER_ARCHES.get(arch)
+    if machine is None:
+        raise EvidenceError(f"fipscheck has no helper for the {arch} architecture (only "
+                            f"{', '.join(sorted(set(HELPER_ARCHES.values())))})")
+    path = EXECUTABLE.with_name(f"fipscheck-helper.{machine}")
+    if not path.is_file():
+        raise EvidenceError(f"{path} is missing: reinstall fipscheck (pip builds it with make; the "
+                            f"{machine} one needs that architecture's compiler)")
+    return path

@@ -18,7 +18,7 @@ import pytest
 
 from .checks import Check
 from .errors import FipscheckError, NotApplicableError
-from .interrupts import sigterm_as_interrupt
+from .interrupts import cleanup_shielded, sigterm_as_interrupt
 from .model import CheckResult, Report, Status
 from .native import executable_path, options_to_argv
 from .policy import Policy
@@ -97,6 +97,7 @@ class FipsSession:
         self._open_errors: dict[TargetSpec, FipscheckError] = {}
         self._results: dict[TargetSpec, dict[str, CheckResult]] = {}
         self.verdicts: dict[str, list[CheckResult]] = {}  # per target label, from test reports
+        self.cleanup_error = ""
 
     def target(self, spec: TargetSpec) -> Target:
         return self.context(spec).target
@@ -170,13 +171,22 @@ class FipsSession:
                 CheckResult(props["fips_check"], Status(props["fips_status"]), ""))
 
     def pytest_sessionfinish(self) -> None:
-        with ExitStack() as closing:  # every target is closed even if one close fails
-            for target in self._targets.values():
-                closing.callback(target.close)
-            self._targets.clear()
-            self._contexts.clear()
+        """Close every target, to the end even through Ctrl-C; a close that fails (the engine
+        went away) is reported in the summary, not as pytest's internal error."""
+        try:
+            with cleanup_shielded(), ExitStack() as closing:  # every target, even if one fails
+                for target in self._targets.values():
+                    closing.callback(target.close)
+                self._targets.clear()
+                self._contexts.clear()
+        except FipscheckError as error:
+            self.cleanup_error = f"{error} (what is left is removed by the next run or " \
+                                 "`fipscheck cleanup`)"
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.cleanup_error:
+            terminalreporter.section("fipscheck cleanup", red=True)
+            terminalreporter.line(f"fipscheck: error: {self.cleanup_error}", red=True)
         if not self.verdicts:
             return
         terminalreporter.section("fipscheck verdicts")

@@ -4,7 +4,7 @@ that need them; a probe's failure is remembered too, so every check that needs i
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from .checks import Check, Outcome, all_checks
@@ -63,7 +63,14 @@ def select_checks(ids: Iterable[str] | None = None) -> list[Check]:
     return [c for c in checks if c.id in wanted]
 
 
-def scan(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None) -> Report:
+def scan_results(target: Target, policy: Policy | None = None,
+                 checks: Iterable[str] | None = None) -> Iterator[CheckResult]:
+    """The checks' results one by one (a front end interrupted midway keeps those done)."""
     ctx = ScanContext(target, policy)
-    results = tuple(run_check(ctx, c) for c in select_checks(checks))
+    for check in select_checks(checks):
+        yield run_check(ctx, check)
+
+
+def scan(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None) -> Report:
+    results = tuple(scan_results(target, policy, checks))
     return Report(target.describe(), results)  # described after the checks: what they read shows

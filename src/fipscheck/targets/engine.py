@@ -1,51 +1,86 @@
 """The Docker engine, reached through the Docker SDK on its socket (``DOCKER_HOST`` or the
-default). Containers fipscheck creates carry labels naming the creating process, so that a
-run killed before its cleanup is repaired by the next one."""
+default), and the containers fipscheck creates in it.
+
+A container is fipscheck's only if this or an earlier run recorded its name in its run
+directory (``workdir``) before creating it. Its labels (``org.fipscheck.*``) are for people
+and for listing; they never decide what is removed: an image can declare the same labels,
+and every container made from it inherits them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import time
 import uuid
+from collections.abc import Iterator
 
 import docker
-from docker.errors import DockerException, NotFound
+import requests
+from docker.errors import APIError, DockerException, NotFound
 
+from .. import workdir
 from ..errors import TargetError
 
 OWNER_LABEL = "org.fipscheck.owner"
 PID_LABEL = "org.fipscheck.pid"
 HOST_LABEL = "org.fipscheck.host"
-TOKEN_LABEL = "org.fipscheck.token"  # unique per container, to find it when create() was interrupted
+REMOVAL_WAIT = 60  # seconds to wait for a removal the engine already has in progress
+
+
+class EngineError(TargetError):
+    """The Docker engine stopped answering (connection refused, socket gone, timeout)."""
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
 def docker_client() -> docker.DockerClient:
     try:
         return docker.from_env(timeout=300)
     except DockerException as error:
-        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        raise TargetError(f"no Docker engine answers at {where}: {error}") from None
+        raise TargetError(f"no Docker engine answers at {engine_address()}: {error}") from None
 
 
-def ownership_labels(token: str) -> dict[str, str]:
-    return {OWNER_LABEL: "fipscheck", PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname(),
-            TOKEN_LABEL: token}
+@contextlib.contextmanager
+def engine_errors() -> Iterator[None]:
+    """Turn the SDK's transport failures (the engine died or went away) into EngineError;
+    the engine's own answers (APIError) pass through for the caller to word."""
+    try:
+        yield
+    except APIError:
+        raise
+    except (requests.exceptions.RequestException, DockerException) as error:
+        raise EngineError(f"the Docker engine at {engine_address()} stopped answering: "
+                          f"{type(error).__name__}") from None
+
+
+def ownership_labels() -> dict[str, str]:
+    return {OWNER_LABEL: "fipscheck", PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
 
 
 def create_owned_container(client: docker.DockerClient, image_id: str, **options):
-    """Create a labelled container. Call it inside ``signals_deferred`` and store the result
-    before leaving it. If creation fails after the engine made the container (the follow-up
-    inspect failed), the container is removed by its token."""
-    token = uuid.uuid4().hex
+    """Create a container recorded as this run's (name first, ID once known). Call it inside
+    ``signals_deferred`` and store the result before leaving it. If creation fails after the
+    engine made the container (the follow-up inspect failed), it is removed by its name."""
+    name = f"fipscheck-{uuid.uuid4().hex[:24]}"
+    workdir.record_container(name)
     try:
-        return client.containers.create(image_id, labels=ownership_labels(token), **options)
-    except Exception:
-        remove_containers(client, {"label": f"{TOKEN_LABEL}={token}"})
+        with engine_errors():
+            container = client.containers.create(image_id, name=name, labels=ownership_labels(),
+                                                 **options)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            remove_recorded(client, {name: ""})
         raise
+    workdir.record_container(name, container.id)
+    return container
 
 
 def owned_containers(client: docker.DockerClient, filters: dict[str, str] | None = None) -> list:
-    """Our containers, listed without inspecting each (one may vanish while we look)."""
+    """Containers labelled as fipscheck's (for people and tests: labels prove no ownership),
+    listed without inspecting each (one may vanish while we look)."""
     return client.containers.list(all=True, sparse=True,
                                   filters={"label": f"{OWNER_LABEL}=fipscheck", **(filters or {})})
 
@@ -54,46 +89,54 @@ def labels_of(container) -> dict[str, str]:
     return container.attrs.get("Labels") or {}
 
 
-def creator_alive(labels: dict[str, str]) -> bool:
-    """Whether the process that created a container (by its labels) still runs on this host."""
-    return labels.get(HOST_LABEL) == socket.gethostname() and _alive(int(labels.get(PID_LABEL, "0")))
-
-
-def remove_containers(client: docker.DockerClient, filters: dict[str, str]) -> None:
-    for container in client.containers.list(all=True, sparse=True, filters=filters):
-        remove_container(container)
-
-
 def remove_container(container) -> None:
-    """Remove a container; a second interrupt during removal gets one more attempt."""
-    try:
-        container.remove(force=True)
-    except NotFound:
-        pass
-    except KeyboardInterrupt:
-        container.remove(force=True)
-        raise
+    """Remove one of our containers and forget its record. An engine that is already
+    removing it (409, e.g. after an interrupted request) is waited for."""
+    name = (container.attrs.get("Name") or container.attrs.get("Names", [""])[0] or "").lstrip("/")
+    with engine_errors():
+        try:
+            container.remove(force=True)
+        except NotFound:
+            pass
+        except APIError as error:
+            if error.status_code != 409 or not _gone_within(container, REMOVAL_WAIT):
+                raise TargetError(f"cannot remove container {name or container.id[:12]}: "
+                                  f"{error.explanation}") from None
+    if name:
+        workdir.forget_container(name)
 
 
-def reap_orphans(client: docker.DockerClient) -> list[str]:
-    """Remove containers of ours whose creating process on this host no longer exists."""
-    removed = []
-    for container in owned_containers(client):
-        labels = labels_of(container)
-        if labels.get(HOST_LABEL) != socket.gethostname() or creator_alive(labels):
+def _gone_within(container, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            container.reload()
+        except NotFound:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def remove_recorded(client: docker.DockerClient, records: dict[str, str]) -> list[str]:
+    """Remove the recorded containers of a run ({name: id}); a container of that name with
+    another ID is someone else's and left alone. Returns the names now gone."""
+    gone = []
+    for name, container_id in records.items():
+        with engine_errors():
+            try:
+                container = client.containers.get(name)
+            except NotFound:
+                gone.append(name)
+                continue
+        if container_id and container.id != container_id:
+            gone.append(name)  # the name was reused by someone else: not ours any more
             continue
         remove_container(container)
-        removed.append(container.id)
-    return removed
+        gone.append(name)
+    return gone
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def reap_orphans(client: docker.DockerClient) -> workdir.Reaped:
+    """Remove what runs that ended without cleaning up left: their run directories and the
+    containers recorded there (never one of a run still going, wherever it runs)."""
+    return workdir.reap(lambda records: remove_recorded(client, records))

@@ -1,0 +1,263 @@
+"""One directory per fipscheck run for everything the run creates outside the Docker engine
+(unpacked image roots, downloaded blobs, temporary archives) and the record of the containers
+it creates in the engine, so that a run killed outright (SIGKILL, the OOM killer, a CI
+timeout) is cleaned up by the next run or by ``fipscheck cleanup``.
+
+A run directory is ``fipscheck-run-XXXXXXXX`` in its base directory (``FIPSCHECK_TMPDIR``,
+else ``TMPDIR``, else the system's temp directory; unpacked roots may get one in tmpfs too).
+It holds ``lock``, locked with ``flock`` by the running process for as long as it lives (the
+kernel releases the lock when the process dies, however it dies), and ``fipscheck-run.json``,
+the marker naming the directory and its creator. A directory is removed by someone else only
+when it has the marker, belongs to this user, and its lock can be taken: its owner is gone.
+Names alone decide nothing, and a running owner is never touched (the lock is shared by all
+processes of a machine, whatever their PID namespace).
+
+Containers are recorded by name (``containers/NAME``, holding the ID once the engine gave it)
+before they are created, so a container is fipscheck's only if fipscheck recorded it: labels,
+which an image can declare for every container made from it, prove nothing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import TargetError
+
+PREFIX = "fipscheck-run-"
+MARKER = "fipscheck-run.json"
+LOCK = "lock"
+CONTAINERS = "containers"
+TMPFS = Path("/dev/shm")
+TOOL = "fipscheck"
+
+
+class WorkdirError(TargetError):
+    """The run directory cannot be created (a missing, read-only or full base directory)."""
+
+
+def temp_base() -> Path:
+    """Where run directories go: ``FIPSCHECK_TMPDIR``, else ``TMPDIR``, else the system's."""
+    return Path(os.environ.get("FIPSCHECK_TMPDIR") or tempfile.gettempdir())
+
+
+def base_chosen_by_user() -> bool:
+    """Whether the user named the temp directory (then unpacked roots go there, not tmpfs)."""
+    return bool(os.environ.get("FIPSCHECK_TMPDIR") or os.environ.get("TMPDIR"))
+
+
+@dataclass
+class _RunDirectory:
+    path: Path
+    lock_fd: int
+    pid: int
+
+
+_lock = threading.Lock()
+_runs: dict[Path, _RunDirectory] = {}  # base directory -> this process's run directory there
+_exit_hook = False
+
+
+def run_directory(base: Path | None = None) -> Path:
+    """The current run's directory in ``base`` (default: ``temp_base()``), created and locked
+    on first use and removed when the process exits. Raises WorkdirError."""
+    base = Path(base) if base is not None else temp_base()
+    with _lock:
+        run = _runs.get(base)
+        if run is None or run.pid != os.getpid():  # a forked child makes its own
+            run = _runs[base] = _create(base)
+        return run.path
+
+
+def _create(base: Path) -> _RunDirectory:
+    global _exit_hook
+    try:
+        path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))
+    except OSError as error:
+        raise WorkdirError(f"cannot create fipscheck's run directory in {base}: "
+                           f"{error.strerror or error}") from None
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held until this process ends
+        marker = {"tool": TOOL, "directory": path.name, "pid": os.getpid(),
+                  "host": socket.gethostname(), "started": time.time()}
+        _write_atomically(path / MARKER, json.dumps(marker).encode())
+    except OSError as error:
+        shutil.rmtree(path, ignore_errors=True)
+        raise WorkdirError(f"cannot set up fipscheck's run directory {path}: "
+                           f"{error.strerror or error}") from None
+    if not _exit_hook:
+        atexit.register(finish)
+        _exit_hook = True
+    return _RunDirectory(path, fd, os.getpid())
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as out:
+        out.write(data)
+    os.replace(partial, path)
+
+
+def record_container(name: str, container_id: str = "") -> None:
+    """Note a container of this run: by name before it is created, with its ID after."""
+    records = run_directory() / CONTAINERS
+    records.mkdir(exist_ok=True)
+    _write_atomically(records / name, container_id.encode())
+
+
+def forget_container(name: str) -> None:
+    """The container is gone: nobody needs to remove it any more."""
+    with _lock:
+        runs = [run for run in _runs.values() if run.pid == os.getpid()]
+    for run in runs:
+        with contextlib.suppress(FileNotFoundError):
+            (run.path / CONTAINERS / name).unlink()
+
+
+def recorded_containers(directory: Path) -> dict[str, str]:
+    """Container name -> ID ("" when the run died before the engine answered) of a run."""
+    records = directory / CONTAINERS
+    if not records.is_dir():
+        return {}
+    return {entry.name: entry.read_text(errors="replace").strip()
+            for entry in records.iterdir() if entry.is_file() and not entry.name.endswith(".partial")}
+
+
+def finish() -> None:
+    """Remove this process's run directories (at exit). Containers that could not be removed
+    stay recorded, with the marker, for the next run or ``fipscheck cleanup``."""
+    with _lock:
+        mine = [base for base, run in _runs.items() if run.pid == os.getpid()]
+        runs = [_runs.pop(base) for base in mine]
+    for run in runs:
+        _remove(run.path, keep_records=True)
+        os.close(run.lock_fd)
+
+
+def _remove(directory: Path, keep_records: bool) -> bool:
+    """Remove a run directory: everything but the marker and lock first, then those, so a
+    removal cut short leaves a directory that is still recognisably a run's. With
+    keep_records, a directory holding container records keeps them (and the marker)."""
+    keep = {MARKER, LOCK}
+    if keep_records and recorded_containers(directory):
+        keep.add(CONTAINERS)
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return True
+    for entry in entries:
+        if entry.name in keep:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+    if CONTAINERS in keep:
+        return False
+    for name in (MARKER, LOCK):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(directory / name)
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(directory)
+    return True
+
+
+@dataclass
+class Reaped:
+    """What a cleanup found: run directories removed, containers removed, and directories
+    kept because their containers could not be removed (the engine did not answer)."""
+
+    directories: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"directories": self.directories, "containers": self.containers, "kept": self.kept}
+
+
+# Removes recorded containers {name: id} of a dead run; returns the names it removed (or found
+# gone), raises when the engine cannot be asked.
+ContainerRemover = Callable[[dict[str, str]], list[str]]
+
+
+def reap(remove_containers: ContainerRemover | None = None,
+         bases: tuple[Path, ...] | None = None) -> Reaped:
+    """Remove the run directories whose owner is gone (in the temp base and tmpfs), and with
+    remove_containers the containers they recorded; a directory whose containers cannot be
+    removed now is kept for a later run."""
+    reaped = Reaped()
+    for base in dict.fromkeys(bases or (temp_base(), TMPFS)):
+        for directory in _candidates(base):
+            _reap_one(directory, remove_containers, reaped)
+    return reaped
+
+
+def _candidates(base: Path) -> list[Path]:
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return []
+    return [Path(e.path) for e in entries if e.name.startswith(PREFIX) and _ours(Path(e.path))]
+
+
+def _ours(directory: Path) -> bool:
+    """A directory fipscheck made as a run directory: a real directory of this user, with a
+    marker naming it (never decided by the directory's name alone)."""
+    try:
+        st = os.lstat(directory)
+        if not os.path.isdir(directory) or os.path.islink(directory) or st.st_uid != os.geteuid():
+            return False
+        with open(directory / MARKER, "rb") as f:
+            marker = json.loads(f.read(4096))
+    except (OSError, ValueError):
+        return False  # no marker (yet): not a run directory, or one being set up
+    return isinstance(marker, dict) and marker.get("tool") == TOOL \
+        and marker.get("directory") == directory.name
+
+
+def _reap_one(directory: Path, remove_containers: ContainerRemover | None, reaped: Reaped) -> None:
+    if directory in {run.path for run in _runs.values()}:
+        return
+    try:
+        fd = os.open(directory / LOCK, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # its owner still runs
+        records = recorded_containers(directory)
+        if records:
+            if remove_containers is None:
+                reaped.kept[str(directory)] = "holds containers to remove (needs the engine)"
+                return
+            try:
+                gone = remove_containers(records)
+            except Exception as error:  # the engine is away: keep the records for later
+                reaped.kept[str(directory)] = f"its containers could not be removed: {error}"
+                return
+            reaped.containers += gone
+            for name in gone:
+                with contextlib.suppress(FileNotFoundError):
+                    (directory / CONTAINERS / name).unlink()
+        if _remove(directory, keep_records=True):
+            reaped.directories.append(str(directory))
+        else:
+            reaped.kept[str(directory)] = "some of its containers are still there"
+    finally:
+        os.close(fd)
