@@ -241,23 +241,22 @@ def _reap_one(directory: Path, remove_containers: ContainerRemover | None, reape
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # its owner still runs
+        problem = "some of its containers are still there"
         records = recorded_containers(directory)
-        if records:
-            if remove_containers is None:
-                reaped.kept[str(directory)] = "holds containers to remove (needs the engine)"
-                return
+        if records and remove_containers is None:
+            problem = "holds containers to remove (needs the engine)"
+        elif records:
             try:
                 gone = remove_containers(records)
             except Exception as error:  # the engine is away: keep the records for later
-                reaped.kept[str(directory)] = f"its containers could not be removed: {error}"
-                return
+                gone, problem = [], f"its containers could not be removed: {error}"
             reaped.containers += gone
             for name in gone:
                 with contextlib.suppress(FileNotFoundError):
                     (directory / CONTAINERS / name).unlink()
-        if _remove(directory, keep_records=True):
+        if _remove(directory, keep_records=True):  # unpacked files go in any case
             reaped.directories.append(str(directory))
         else:
-            reaped.kept[str(directory)] = "some of its containers are still there"
+            reaped.kept[str(directory)] = problem
     finally:
         os.close(fd)
