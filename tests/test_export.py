@@ -7,6 +7,7 @@ import tarfile
 
 import pytest
 
+from fipscheck.errors import EvidenceError
 from fipscheck.targets.export import extract
 
 
@@ -68,3 +69,17 @@ def test_regular_content_modes_and_special_files(tmp_path):
     assert (dest / "usr/bin/alias").stat().st_ino == (dest / "usr/bin/tool").stat().st_ino
     assert not (dest / "dev/null").exists()
     assert stats.files == 1 and stats.skipped == {"device, FIFO or other special file": 1}
+
+
+@pytest.mark.parametrize("cut", ["between members", "inside a header", "inside a file",
+                                 "half the end marker"])
+def test_a_stream_cut_short_is_an_error_never_a_partial_root(tmp_path, cut):
+    members = [(member(f"f{i}"), b"x" * 700) for i in range(3)]  # each 512 + 1024 bytes
+    whole = b"".join(tar_of(*members))
+    length = {"between members": 2 * 1536, "inside a header": 2 * 1536 + 300,
+              "inside a file": 2 * 1536 + 600, "half the end marker": 3 * 1536 + 512}[cut]
+    dest = tmp_path / "root"
+    dest.mkdir()
+    with pytest.raises(EvidenceError, match="end-of-archive marker|not a whole tar archive"):
+        extract([whole[:length]], dest)
+    assert extract([whole], tmp_path).files == 3  # the same stream whole is fine

@@ -28,6 +28,7 @@ from typing import Any
 
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
+from docker.utils.socket import read as read_socket
 
 from ..errors import EvidenceError, FipscheckError, TargetError
 from ..fs import RootFilesystem
@@ -204,7 +205,7 @@ def _read_frames(sock, deadline: float, cap: int, command: str, where: str) -> t
                                 f"deadline passed")
         if not poll.poll(min(left, 1.0) * 1000):
             continue
-        chunk = sock.read(1 << 16)
+        chunk = read_socket(sock, 1 << 16)  # the SDK's read: sockets, SocketIO, ssh channels
         if not chunk:
             break
         pending += chunk
