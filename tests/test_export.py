@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 
 import pytest
 
+from fipscheck import workdir
 from fipscheck.errors import EvidenceError
-from fipscheck.targets.export import extract
+from fipscheck.targets.export import extract, scratch_dir
 
 
 def tar_of(*members: tuple[tarfile.TarInfo, bytes]) -> list[bytes]:
@@ -80,6 +82,22 @@ def test_a_stream_cut_short_is_an_error_never_a_partial_root(tmp_path, cut):
               "inside a file": 2 * 1536 + 600, "half the end marker": 3 * 1536 + 512}[cut]
     dest = tmp_path / "root"
     dest.mkdir()
-    with pytest.raises(EvidenceError, match="end-of-archive marker|not a whole tar archive"):
+    with pytest.raises(EvidenceError, match=r"end-of-archive marker|not a whole tar archive"):
         extract([whole[:length]], dest)
     assert extract([whole], tmp_path).files == 3  # the same stream whole is fine
+
+
+def test_the_unpacked_root_goes_to_tmpfs_only_with_room_and_says_why(monkeypatch, tmp_path):
+    monkeypatch.delenv("FIPSCHECK_TMPDIR", raising=False)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    too_big = scratch_dir(1 << 60)
+    assert too_big.medium == "disk" and "too little" in too_big.reason
+    assert too_big.path.parent.parent == workdir.temp_base()
+    room = os.statvfs(workdir.TMPFS)
+    small = scratch_dir(1 << 20)
+    assert small.medium == ("tmpfs" if room.f_bavail * room.f_frsize > 1 << 30 else "disk")
+    assert small.to_dict()["reason"].startswith(f"{workdir.TMPFS} had ")
+    monkeypatch.setenv("FIPSCHECK_TMPDIR", str(tmp_path))
+    named = scratch_dir(1 << 20)
+    assert named.medium == "disk" and named.path.parent.parent == tmp_path
+    assert named.path.parent.name.startswith("fipscheck-run-")
