@@ -9,6 +9,7 @@ and every container made from it inherits them."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import time
@@ -72,7 +73,8 @@ def create_owned_container(client: docker.DockerClient, image_id: str, **options
                                                  **options)
     except BaseException:
         with contextlib.suppress(Exception):
-            remove_recorded(client, {name: ""})
+            if remove_recorded(client, {name: ""}):
+                workdir.forget_container(name)
         raise
     workdir.record_container(name, container.id)
     return container
@@ -92,7 +94,7 @@ def labels_of(container) -> dict[str, str]:
 def remove_container(container) -> None:
     """Remove one of our containers and forget its record. An engine that is already
     removing it (409, e.g. after an interrupted request) is waited for."""
-    name = (container.attrs.get("Name") or container.attrs.get("Names", [""])[0] or "").lstrip("/")
+    name = _name_of(container)
     with engine_errors():
         try:
             container.remove(force=True)
@@ -104,6 +106,11 @@ def remove_container(container) -> None:
                                   f"{error.explanation}") from None
     if name:
         workdir.forget_container(name)
+
+
+def _name_of(container) -> str:
+    """The name, from an inspection (``Name``) or a sparse listing (``Names``)."""
+    return (container.attrs.get("Name") or (container.attrs.get("Names") or [""])[0]).lstrip("/")
 
 
 def _gone_within(container, seconds: float) -> bool:
@@ -139,4 +146,4 @@ def remove_recorded(client: docker.DockerClient, records: dict[str, str]) -> lis
 def reap_orphans(client: docker.DockerClient) -> workdir.Reaped:
     """Remove what runs that ended without cleaning up left: their run directories and the
     containers recorded there (never one of a run still going, wherever it runs)."""
-    return workdir.reap(lambda records: remove_recorded(client, records))
+    return workdir.reap(functools.partial(remove_recorded, client))

@@ -98,8 +98,9 @@ class _ChunkReader(io.RawIOBase):
             except StopIteration:
                 return 0
         n = min(len(buffer), len(self._rest))
-        buffer[:n] = self._rest[:n]
-        self.tail += self._rest[:n]
+        chunk = self._rest[:n]
+        buffer[:n] = chunk
+        self.tail += chunk[-TAIL:]
         del self.tail[:-TAIL]
         self._rest = self._rest[n:]
         self.total += n
