@@ -19,6 +19,7 @@ import pytest
 from conftest import REFERENCE
 
 from fipscheck import workdir
+from fipscheck.errors import EvidenceError
 from fipscheck.runner import select_checks
 from fipscheck.targets import ImageTarget
 from fipscheck.targets.container import HELPER
@@ -218,6 +219,19 @@ def test_a_running_container_is_left_without_the_runaway_probe(engine, hostile_l
         assert "fips-startup-check" not in listing and ".fipscheck" not in listing
     finally:
         container.remove(force=True)
+
+
+def test_the_host_bounds_an_exec_even_without_the_helper(image, no_leaks):
+    # What runs in the container may not be our helper any more (a hostile library can
+    # overwrite it): fipscheck's side stops reading at its own deadline and cap.
+    with ImageTarget(image(REFERENCE)) as target:
+        target.exec(["true"])  # started
+        started = time.monotonic()
+        with pytest.raises(EvidenceError, match="still running when fipscheck's own deadline passed"):
+            target._exec_bounded(["sleep", "60"], None, 2, 1 << 20)
+        assert time.monotonic() - started < 30
+        with pytest.raises(EvidenceError, match="sh in .* printed more than 100000 bytes"):
+            target._exec_bounded(["sh", "-c", "yes"], None, 60, 100000)
 
 
 # --- ownership and cleanup ------------------------------------------------------------------
