@@ -230,7 +230,7 @@ def test_the_host_bounds_an_exec_even_without_the_helper(image, no_leaks):
         with pytest.raises(EvidenceError, match="still running when fipscheck's own deadline passed"):
             target._exec_bounded(["sleep", "60"], None, 2, 1 << 20)
         assert time.monotonic() - started < 30
-        with pytest.raises(EvidenceError, match="sh in .* printed more than 100000 bytes"):
+        with pytest.raises(EvidenceError, match=r"sh in .* printed more than 100000 bytes"):
             target._exec_bounded(["sh", "-c", "yes"], None, 60, 100000)
 
 
