@@ -364,6 +364,8 @@ class EngineProxy:
             sink.shutdown(socket.SHUT_WR)
 
     def kill(self) -> None:
+        with suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked on it
         self.listener.close()  # the socket file stays: connecting is refused
         for connection in self.connections:
             with suppress(OSError):
@@ -386,6 +388,38 @@ def test_an_engine_that_dies_mid_scan(engine, image, tmp_path, no_leaks):
     container.reload()  # left behind, and recorded
     assert fipscheck("cleanup").returncode == 0
     assert containers_of(engine, proc.pid) == [] and run_directories_of(proc.pid) == []
+
+
+WAIT_FOR_GO = """
+import os, time
+
+def test_waits(fips_target):
+    open(os.environ["READY"], "w").write(fips_target.container_id)
+    while not os.path.exists(os.environ["GO"]):
+        time.sleep(0.05)
+"""
+
+
+def test_the_plugin_reports_an_engine_gone_at_cleanup(engine, image, pytester, tmp_path, no_leaks):
+    proxy = EngineProxy(tmp_path / "engine.sock")
+    pytester.makepyfile(test_wait=WAIT_FOR_GO)
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                             f"--fips-image={image(SCRATCH_FIPS)}", "-m", "not fips"],
+                            cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "READY": str(ready), "GO": str(go),
+                                            "DOCKER_HOST": f"unix://{tmp_path}/engine.sock"})
+    wait_for(lambda: ready.exists() and ready.read_text(), "the plugin's container", proc)
+    proxy.kill()
+    go.touch()
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, output  # the test itself passed
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    assert f"fipscheck: error: the Docker engine at unix://{tmp_path}/engine.sock stopped " \
+           "answering" in output
+    engine.containers.get(ready.read_text())  # left behind, recorded: the cleanup takes it
+    assert fipscheck("cleanup").returncode == 0
+    assert containers_of(engine, proc.pid) == []
 
 
 @pytest.mark.parametrize("signals", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT] * 2])

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-GIVE_UP_AFTER = 3  # interrupts during cleanup: the third one leaves the rest to `fipscheck cleanup`
+GIVE_UP_AFTER = 2  # interrupts held during cleanup: the second leaves the rest to `fipscheck cleanup`
 
 
 class Interrupted(KeyboardInterrupt):
@@ -60,7 +60,7 @@ _held: list[int] = []
 @contextmanager
 def cleanup_shielded() -> Iterator[None]:
     """Run cleanup (removing containers and files) to its end through interrupts: SIGINT and
-    SIGTERM arriving meanwhile are noted and raised as Interrupted once it is done; the third
+    SIGTERM arriving meanwhile are noted and raised as Interrupted once it is done; the second
     one gives up at once (what is left stays recorded for the next run)."""
     global _shield_depth
     if not _main_thread():
@@ -90,7 +90,7 @@ def _hold(signum: int, frame: object) -> None:
     if len(_held) >= GIVE_UP_AFTER:
         raise Interrupted(_held[0])
     if len(_held) == 1:
-        print("fipscheck: interrupted; removing what this run created first (interrupt twice "
+        print("fipscheck: interrupted; removing what this run created first (interrupt once "
               "more to leave it to `fipscheck cleanup`)", file=sys.stderr, flush=True)
 
 
