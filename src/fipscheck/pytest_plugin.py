@@ -9,6 +9,7 @@ needs it, and closed at the end of the session whatever happened (failure, Ctrl-
 
 from __future__ import annotations
 
+import functools
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -166,24 +167,40 @@ class FipsSession:
         runs no check itself, can summarise the workers' results."""
         props = dict(report.user_properties)
         if report.when == "call" and "fips_status" in props:
-            self.verdicts.setdefault(props["fips_target"], []).append(
-                CheckResult(props["fips_check"], Status(props["fips_status"]), ""))
+            check = _checks_by_id()[props["fips_check"]]
+            self.verdicts.setdefault(props["fips_target"], []).append(CheckResult(
+                check.id, Status(props["fips_status"]), props.get("fips_message", ""),
+                affirmative=check.affirmative))
 
-    def pytest_sessionfinish(self) -> None:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """A target on which every built-in check ran and nothing was verified fails the
+        session, though no item failed (its checks skipped, or passed only on absence)."""
         with ExitStack() as closing:  # every target is closed even if one close fails
             for target in self._targets.values():
                 closing.callback(target.close)
             self._targets.clear()
             self._contexts.clear()
+        if session.exitstatus == pytest.ExitCode.OK and any(
+                len(results) == len(_checks_by_id()) and Report({}, tuple(results)).nothing_verified
+                for results in self.verdicts.values()):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.verdicts:
             return
         terminalreporter.section("fipscheck verdicts")
         for label, results in self.verdicts.items():
-            verdict = Report({}, tuple(results)).verdict
+            report = Report({}, tuple(results))
             counts = ", ".join(f"{sum(r.status is s for r in results)} {s.value}" for s in Status)
-            terminalreporter.line(f"{label}: {verdict.value.upper()} ({counts})")
+            terminalreporter.line(f"{label}: {report.verdict.value.upper()} ({counts})")
+            if report.nothing_verified:
+                terminalreporter.line(f"  {report.nothing_verified}")
+
+
+@functools.cache
+def _checks_by_id() -> dict[str, Check]:
+    return {c.id: c for c in select_checks()}
 
 
 class FipsSuite(pytest.Collector):

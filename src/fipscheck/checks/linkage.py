@@ -53,6 +53,7 @@ def libcrypto_linkage(ctx: ScanContext) -> Outcome:
         "fips_libcrypto": sorted(fips),
         "libcrypto_copies": [c.to_dict() for c in found.copies],
         "loader": found.loader_note,
+        "loader_problems": found.loader_problems,
         "programs": [_row(c, p) for c, p in judged][:LISTED],
         "programs_using_crypto": len(judged),
         "static_go_programs": found.left_to_go,  # go.fips-toolchain judges these
