@@ -40,6 +40,7 @@ WHITESPACE = " \t\r\n"
 QUOTES = "\"'"
 ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b"}
 SPECIAL = frozenset("\"'\\$")  # a value without these is copied as it is
+MAX_LISTED = 100  # missing includes and notes kept for the evidence; the rest are counted
 
 
 class ConfigError(EvidenceError):
@@ -90,7 +91,7 @@ def logical_lines(data: bytes, notes: list[str] | None = None, where: str = "",
         chunk, pos = data[pos:end], end
         if (nul := chunk.find(b"\0")) >= 0:
             if notes is not None:
-                notes.append(f"{where}:{number + 1}: NUL byte: OpenSSL reads "
+                _record(notes, f"{where}:{number + 1}: NUL byte: OpenSSL reads "
                              + ("the file only up to it" if nul == 0 and not again else
                                 "no further in this chunk of the line and joins the rest"))
             chunk = chunk[:nul]
@@ -114,6 +115,20 @@ def logical_lines(data: bytes, notes: list[str] | None = None, where: str = "",
             continue
         yield start, line.decode("utf-8", "surrogateescape")
         line, start = bytearray(), 0
+
+
+def _shown(text: str) -> str:
+    """Text from the configuration for a message: quoted, and cut when long."""
+    return repr(text) if len(text) <= 80 else f"{text[:80]!r}... ({len(text)} characters)"
+
+
+def _record(entries: list[str], entry: str) -> None:
+    """Keeps an entry for the evidence (cut at 300 characters): the first MAX_LISTED, then a
+    line saying there were more."""
+    if len(entries) < MAX_LISTED:
+        entries.append(entry if len(entry) <= 300 else f"{entry[:300]}...")
+    elif len(entries) == MAX_LISTED:
+        entries.append("(more not listed)")
 
 
 def _skip_space(text: str, i: int) -> int:
@@ -244,7 +259,7 @@ class _Reader:
                     return section
                 return self._include(self._copy(argument, target, where), section, where)
         if not line.startswith("=", after):
-            raise ConfigError(f"{where}: missing equal sign in {line.strip()!r}")
+            raise ConfigError(f"{where}: missing equal sign in {_shown(line.strip())}")
         value = self._copy(line[after + 1:].strip(WHITESPACE), target, where)
         values = self.config.sections.setdefault(target, {})
         values.pop(line[start:end], None)  # a repeated name replaces the earlier one, moved last
@@ -268,11 +283,12 @@ class _Reader:
     def _pragma(self, argument: str, where: str) -> None:
         name, colon, value = argument.partition(":")
         if not colon or not name or not value:
-            raise ConfigError(f"{where}: invalid pragma {argument!r} (keyword:value)")
+            raise ConfigError(f"{where}: invalid pragma {_shown(argument)} (keyword:value)")
         name, value = name.strip(WHITESPACE), value.lstrip(WHITESPACE)
         if name in ("dollarid", "abspath"):
             if value.lower() not in ("on", "true", "off", "false"):
-                raise ConfigError(f"{where}: invalid pragma value {value!r} (on, true, off or false)")
+                raise ConfigError(f"{where}: invalid pragma value {_shown(value)} (on, true, off "
+                                  "or false)")
             setattr(self, name, value.lower() in ("on", "true"))
         elif name == "includedir":
             self.includedir = value
@@ -283,9 +299,9 @@ class _Reader:
         if directory is not None and not target.startswith("/"):
             target = f"{directory}{'' if directory.endswith('/') else '/'}{target}"
         if self.abspath and not target.startswith("/"):
-            raise ConfigError(f"{where}: relative include {target!r} under abspath")
+            raise ConfigError(f"{where}: relative include {_shown(target)} under abspath")
         if not target:  # stat("") fails: skipped like a missing file
-            self.config.missing_includes.append(f"{where}: (an empty path)")
+            _record(self.config.missing_includes, f"{where}: (an empty path)")
             return section
         if not target.startswith("/"):
             # OpenSSL opens it from the working directory; an image's processes start in /
@@ -294,14 +310,14 @@ class _Reader:
         try:
             kind = self.fs.kind(target)
         except RootEscapeError as error:  # stat() fails: OpenSSL skips it like a missing file
-            self.config.missing_includes.append(f"{where}: {target} ({error})")
+            _record(self.config.missing_includes, f"{where}: {target} ({error})")
             return section
         if kind is None:
-            self.config.missing_includes.append(f"{where}: {target}")
+            _record(self.config.missing_includes, f"{where}: {target}")
         elif kind != "directory":
             return self.load(target, section)  # a FIFO or device: refused, with the reason
         elif self.in_directory:  # CONF_R_RECURSIVE_DIRECTORY_INCLUDE, not fatal
-            self.config.missing_includes.append(f"{where}: {target} (a directory included from a "
+            _record(self.config.missing_includes, f"{where}: {target} (a directory included from a "
                                                 "directory's file: OpenSSL skips it)")
         else:
             self.in_directory = True
@@ -319,10 +335,10 @@ class _Reader:
             try:
                 kind = self.fs.kind(path)
             except RootEscapeError as error:
-                self.config.missing_includes.append(f"{directory}: {name} ({error})")
+                _record(self.config.missing_includes, f"{directory}: {name} ({error})")
                 continue
             if kind is None:  # a dangling link: OpenSSL cannot open it and goes on
-                self.config.missing_includes.append(f"{directory}: {name}")
+                _record(self.config.missing_includes, f"{directory}: {name}")
             elif kind != "directory":
                 section = self.load(path, section)
         return section
@@ -388,7 +404,7 @@ class _Reader:
             text = found.text
         if text is None:
             reference = raw[at:end]
-            raise ConfigError(f"{where}: variable {reference} has no value")
+            raise ConfigError(f"{where}: variable {_shown(reference)} has no value")
         return text, end
 
     def _variable_name(self, raw: str, i: int) -> int:

@@ -53,7 +53,6 @@ def libcrypto_linkage(ctx: ScanContext) -> Outcome:
         "fips_libcrypto": sorted(fips),
         "libcrypto_copies": [c.to_dict() for c in found.copies],
         "loader": found.loader_note,
-        "loader_problems": found.loader_problems,
         "programs": [_row(c, p) for c, p in judged][:LISTED],
         "programs_using_crypto": len(judged),
         "static_go_programs": found.left_to_go,  # go.fips-toolchain judges these
@@ -64,6 +63,8 @@ def libcrypto_linkage(ctx: ScanContext) -> Outcome:
         evidence["special_files"] = files.special[:50]
     if files.undecodable:
         evidence["non_utf8_names"] = files.undecodable[:50]
+    if found.loader_problems:  # e.g. NUL bytes in ld.so.conf, read as ldconfig reads them
+        evidence["loader_problems"] = found.loader_problems
     if found.unresolved:  # any library ld.so would not find; only libcrypto decides here
         evidence["unresolved"] = [{"object": o, "needs": n, "needed_by": b}
                                   for o, n, b in found.unresolved[:50]]
