@@ -62,7 +62,11 @@ class Report:
         if not self.checks:
             return "nothing verified: no check was run"
         absent = [f"{r.id} ({r.message})" for r in self.checks if r.status is Status.PASS]
-        skipped = [f"{r.id}: {r.message}" for r in self.checks if r.status is Status.SKIP]
+        reasons: dict[str, list[str]] = {}  # one reason, the checks it was given for
+        for r in self.checks:
+            if r.status is Status.SKIP:
+                reasons.setdefault(r.message, []).append(r.id)
+        skipped = [f"{', '.join(ids)}: {message}" for message, ids in reasons.items()]
         reason = "nothing verified: no check saw a FIPS module at work"
         if skipped:
             reason += f" ({'; '.join(skipped)})"

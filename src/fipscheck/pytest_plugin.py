@@ -172,7 +172,6 @@ class FipsSession:
                 check.id, Status(props["fips_status"]), props.get("fips_message", ""),
                 affirmative=check.affirmative))
 
-    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """A target on which every built-in check ran and nothing was verified fails the
         session, though no item failed (its checks skipped, or passed only on absence)."""
