@@ -141,6 +141,13 @@ def test_reader_raises_only_its_own_errors_on_any_bytes(include_root, data, incl
         read_config(RootFilesystem(include_root), "/fuzz.cnf", {})
 
 
+def test_an_include_whose_name_is_too_long_is_skipped_as_openssl_skips_it(include_root):
+    """Found by the target above: stat() fails with ENAMETOOLONG, and OpenSSL goes on."""
+    (include_root / "long.cnf").write_text(f".include /d/{'z' * 300}.cnf\nx = 1\n")
+    config = read_config(RootFilesystem(include_root), "/long.cnf", {})
+    assert config.get("default", "x").text == "1" and "File name too long" in config.missing_includes[0]
+
+
 # -- ld.so.conf and ld.so.cache --------------------------------------------------------------
 CONF_LINES = ("include /etc/ld.so.conf.d/*.conf", "include b*.conf", "include\t/etc/ld.so.conf",
               "include /etc/ld.so.conf.d/loop/*", "/usr/local/lib", "/opt/x/lib/", "/lib=x86_64",

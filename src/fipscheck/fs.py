@@ -150,8 +150,8 @@ class RootFilesystem:
             return kind_of(os.lstat(self.host_path(path)).st_mode)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except OSError as error:
-            raise EvidenceError(f"cannot examine {path}: {error}") from None
+        except OSError as error:  # the host's path would only repeat the root's
+            raise EvidenceError(f"cannot examine {path}: {error.strerror or error}") from None
 
     def open(self, path: str):
         """Open a regular file for reading. A device is refused before it is opened (opening

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import EvidenceError, RootEscapeError, reading
+from .errors import EvidenceError, reading
 
 if TYPE_CHECKING:
     from .fs import RootFilesystem
@@ -123,10 +123,10 @@ def _shown(text: str) -> str:
 
 
 def _record(entries: list[str], entry: str) -> None:
-    """Keeps an entry for the evidence (cut at 300 characters): the first MAX_LISTED, then a
-    line saying there were more."""
+    """Keeps an entry for the evidence (a long one cut in its middle, so that the reason at its
+    end stays): the first MAX_LISTED, then a line saying there were more."""
     if len(entries) < MAX_LISTED:
-        entries.append(entry if len(entry) <= 300 else f"{entry[:300]}...")
+        entries.append(entry if len(entry) <= 400 else f"{entry[:200]}...{entry[-200:]}")
     elif len(entries) == MAX_LISTED:
         entries.append("(more not listed)")
 
@@ -309,7 +309,7 @@ class _Reader:
             target = "/" + target
         try:
             kind = self.fs.kind(target)
-        except RootEscapeError as error:  # stat() fails: OpenSSL skips it like a missing file
+        except EvidenceError as error:  # stat() fails (a loop, a name too long): OpenSSL skips it
             _record(self.config.missing_includes, f"{where}: {target} ({error})")
             return section
         if kind is None:
@@ -334,7 +334,7 @@ class _Reader:
             path = f"{directory.rstrip('/')}/{name}"
             try:
                 kind = self.fs.kind(path)
-            except RootEscapeError as error:
+            except EvidenceError as error:
                 _record(self.config.missing_includes, f"{directory}: {name} ({error})")
                 continue
             if kind is None:  # a dangling link: OpenSSL cannot open it and goes on

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EvidenceError, RootEscapeError, describe
+from ..errors import EvidenceError, describe
 from ..nconf import ConfigError, OpenSSLConfig, Value, read_config
 from ..probes.opensslconf import LibCrypto, install_mac, module_mac, openssl_install
 from . import Outcome, check, errored, failed, not_applicable, passed
@@ -57,11 +57,12 @@ def _evaluate(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str]) -> tuple[
 
 def _unusable_config(fs: RootFilesystem, path: str) -> str | None:
     """Why OpenSSL loads no configuration from ``path`` (checked with the real NCONF_load):
-    nothing there, a symlink loop (it cannot be opened), a directory (it reads as empty).
+    nothing there, a path that cannot be opened (a symlink loop), a directory (it reads as
+    empty).
     A FIFO, socket or device is left to the reader, which refuses it with the reason."""
     try:
         kind = fs.kind(path)
-    except RootEscapeError as error:
+    except EvidenceError as error:  # a symlink loop, a name too long: fopen fails as stat does
         return f"{path} cannot be opened ({error}): OpenSSL runs on built-in defaults, without FIPS"
     if kind is None:
         return f"{path} does not exist: OpenSSL runs on built-in defaults, without FIPS"
