@@ -11,7 +11,7 @@ import pytest
 
 from fipscheck.fs import RootFilesystem
 from fipscheck.model import Status
-from fipscheck.probes.opensslconf import ConfigError, read_config
+from fipscheck.nconf import ConfigError, read_config
 from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget, RootfsTarget
 

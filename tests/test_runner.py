@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fipscheck.checks import Check, Outcome, passed
+from fipscheck.errors import reading
 from fipscheck.model import CheckResult, Report, Status
 from fipscheck.runner import ScanContext, run_check, select_checks
 from fipscheck.targets import RootfsTarget
@@ -66,3 +67,45 @@ def test_check_ids_are_stable_dotted_lower_case():
     assert all(i == i.lower() and "." in i and " " not in i for i in ids)
     with pytest.raises(ValueError, match="unknown check"):
         select_checks(["no.such-check"])
+
+
+def test_an_error_names_the_exception_type_and_the_file_being_read(ctx):
+    """A MemoryError or RecursionError from a parser has no message: the type and the file
+    must still be named."""
+    def parse(_ctx) -> Outcome:
+        with reading("/usr/bin/app"):
+            raise MemoryError()
+    result = run_check(ctx, Check("x.oom", "", parse))
+    assert result.status is Status.ERROR
+    assert result.message == "could not gather the evidence: MemoryError while reading /usr/bin/app"
+    assert result.evidence["file"] == "/usr/bin/app" and result.evidence["exception"] == "MemoryError"
+
+
+def test_the_innermost_file_is_named_and_a_message_kept(ctx):
+    def parse(_ctx) -> Outcome:
+        with reading("/etc/ssl/openssl.cnf"), reading("/etc/ssl/included.cnf"):
+            raise RecursionError("maximum recursion depth exceeded")
+    message = run_check(ctx, Check("x.deep", "", parse)).message
+    assert message == ("could not gather the evidence: RecursionError while reading "
+                       "/etc/ssl/included.cnf: maximum recursion depth exceeded")
+
+
+def absence(status: Status, message: str = "") -> CheckResult:
+    return CheckResult("libraries.banned", status, message, affirmative=False)
+
+
+@pytest.mark.parametrize(("results", "verdict"), [
+    ([absence(Status.PASS, "none among 0 files"), CheckResult("go", Status.SKIP, "no Go")], Status.ERROR),
+    ([absence(Status.PASS), CheckResult("go", Status.PASS, "FIPS module")], Status.PASS),
+    ([absence(Status.PASS), CheckResult("go", Status.FAIL, "plain Go")], Status.FAIL),
+    ([absence(Status.PASS)], Status.PASS),  # asked only about absence: answered
+])
+def test_passes_that_show_only_absence_verify_nothing(results, verdict):
+    report = Report({}, tuple(results))
+    assert report.verdict is verdict
+    assert (report.nothing_verified is not None) == (verdict is Status.ERROR)
+    if report.nothing_verified:  # the reason: what was not applicable, and what passed
+        assert report.nothing_verified == (
+            "nothing verified: no check saw a FIPS module at work (go: no Go); what passed shows "
+            "only absence or presence of files: libraries.banned (none among 0 files)")
+        assert report.to_dict()["nothing_verified"] == report.nothing_verified

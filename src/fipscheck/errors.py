@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,3 +41,43 @@ class NotApplicableError(FipscheckError):
     """The target cannot offer what a check needs by its nature (a remote host's filesystem,
     say): the check is skipped with this reason. Not for evidence that should be there and
     could not be read: that is an EvidenceError."""
+
+
+# The attribute ``reading`` sets on an exception: the file being read when it was raised.
+_FILE_ATTRIBUTE = "fipscheck_file"
+
+
+@contextmanager
+def reading(path: str) -> Iterator[None]:
+    """Marks any exception raised inside with the file being read (the innermost ``reading``
+    wins), so that an error names the file even when the exception itself does not (a
+    MemoryError or a RecursionError from a parser has no message at all)."""
+    try:
+        yield
+    except Exception as error:
+        mark_file(error, path)
+        raise
+
+
+def mark_file(error: BaseException, path: str) -> None:
+    """Records ``path`` as the file being read when ``error`` was raised, unless a more
+    precise (inner) one was recorded already."""
+    if getattr(error, _FILE_ATTRIBUTE, None) is None:
+        with suppress(AttributeError):  # an exception without __dict__: its message must do
+            setattr(error, _FILE_ATTRIBUTE, path)
+
+
+def file_being_read(error: BaseException) -> str | None:
+    """The file ``reading`` recorded on the exception, if any."""
+    return getattr(error, _FILE_ATTRIBUTE, None)
+
+
+def describe(error: BaseException) -> str:
+    """One line for an error result: the exception's type, the file being read and its
+    message, e.g. ``MemoryError while reading /usr/bin/app`` (an empty message is common)."""
+    text = f"{type(error).__name__}"
+    path = file_being_read(error)
+    message = str(error)
+    if path is not None and path not in message:
+        text += f" while reading {path}"
+    return f"{text}: {message}" if message else text

@@ -19,6 +19,39 @@ from pathlib import Path
 from .errors import EvidenceError, RootEscapeError
 
 MAX_SYMLINKS = 40  # as Linux's path walk allows
+# What a name is, for the reasons given when fipscheck will not read it.
+KINDS = ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "symlink"),
+         (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+         (stat.S_ISBLK, "block device"))
+# Why a reader refuses each kind that is not a regular file.
+REFUSED = {
+    "FIFO": "never opened: a process in the target could write anything into it at run time, "
+            "and opening it blocks until one does",
+    "socket": "never opened: what it answers is decided at run time",
+    "character device": "never opened: opening a device can have effects",
+    "block device": "never opened: opening a device can have effects",
+    "directory": "not a file",
+}
+
+
+def kind_of(mode: int) -> str:
+    """``mode``'s file type in words ("regular file", "FIFO", ...)."""
+    return next((name for test, name in KINDS if test(mode)), f"file of type {stat.S_IFMT(mode):o}")
+
+
+class NotAFileError(EvidenceError):
+    """A reader was pointed at something that is not a regular file (a FIFO, a device, a
+    directory): it is never opened, and the message says what it is."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        super().__init__(f"{path} is a {kind}, not a regular file ({REFUSED.get(kind, 'never opened')})")
+        self.path, self.kind = path, kind
+
+
+def _no_nul(path: str) -> str:
+    if "\0" in path:  # no file has such a name; os calls would raise a bare ValueError
+        raise EvidenceError(f"{path!r} contains a NUL byte: no file can have that name")
+    return path
 
 
 @dataclass(frozen=True)
@@ -61,8 +94,8 @@ class RootFilesystem:
 
     def resolve(self, path: str) -> str:
         """The path with every symlink resolved inside the root; the last component may be
-        missing. Raises RootEscapeError on a symlink loop."""
-        pending = [p for p in path.split("/") if p][::-1]
+        missing. Raises RootEscapeError on a symlink loop, EvidenceError on a NUL byte."""
+        pending = [p for p in _no_nul(path).split("/") if p][::-1]
         done: list[str] = []
         hops = 0
         while pending:
@@ -100,31 +133,44 @@ class RootFilesystem:
     def exists(self, path: str) -> bool:
         try:
             return os.path.lexists(self.host_path(path))
-        except (OSError, RootEscapeError):
+        except (OSError, EvidenceError):
             return False
 
     def is_file(self, path: str) -> bool:
         try:
             return stat.S_ISREG(os.lstat(self.host_path(path)).st_mode)
-        except (OSError, RootEscapeError):
+        except (OSError, EvidenceError):
             return False
+
+    def kind(self, path: str) -> str | None:
+        """What ``path`` resolves to inside the root ("regular file", "directory", "FIFO",
+        ...), or None when nothing is there. Unlike ``exists`` and ``is_file`` it does not
+        hide why a path cannot be examined: a symlink loop or a NUL byte raises."""
+        try:
+            return kind_of(os.lstat(self.host_path(path)).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as error:  # the host's path would only repeat the root's
+            raise EvidenceError(f"cannot examine {path}: {error.strerror or error}") from None
 
     def open(self, path: str):
         """Open a regular file for reading. A device is refused before it is opened (opening
         some has effects); O_NOFOLLOW guards the last component (resolved already),
         O_NONBLOCK keeps a FIFO swapped in meanwhile from hanging us until fstat rejects it."""
         host_path = self.host_path(path)
-        if not stat.S_ISREG(os.lstat(host_path).st_mode):
-            raise EvidenceError(f"{path} is not a regular file")
+        mode = os.lstat(host_path).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotAFileError(path, kind_of(mode))
         # Unbuffered: readers take a few exact bytes (ELF headers), never a buffer's worth.
         return os.fdopen(self._open_fd(host_path, path), "rb", buffering=0)
 
     @staticmethod
     def _open_fd(host_path: str, path: str) -> int:
         fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
             os.close(fd)
-            raise EvidenceError(f"{path} is not a regular file")
+            raise NotAFileError(path, kind_of(mode))
         return fd
 
 
@@ -134,7 +180,7 @@ class RootFilesystem:
         last component can be one, and O_NOFOLLOW refuses that. (Resolving every path costs
         one lstat per component; a file object per file costs as much as the read.)"""
         if not entry.is_file:
-            raise EvidenceError(f"{entry.path} is not a regular file")
+            raise NotAFileError(entry.path, kind_of(entry.mode))
         return self._open_fd(self._host(entry.path), entry.path)
 
     def read_bytes(self, path: str, limit: int | None = None) -> bytes:

@@ -14,7 +14,7 @@ import fnmatch
 import struct
 from dataclasses import dataclass, field
 
-from .errors import EvidenceError
+from .errors import EvidenceError, reading
 from .fs import RootFilesystem
 
 CACHE = "/etc/ld.so.cache"
@@ -25,6 +25,9 @@ NEW_ENTRY = struct.Struct("<iIIIQ")  # flags, key, value, osversion, hwcap
 OLD_ENTRY_SIZE = 12  # flags, key, value (int32 each)
 HEADER_SIZE = 48  # the new header, with flags, extension offset and padding
 MAX_INCLUDE_DEPTH = 16
+MAX_CACHE_BYTES = 64 << 20  # glibc's own caches are a few hundred KiB
+MAX_CONF_BYTES = 1 << 20  # per ld.so.conf file
+MAX_CONF_FILES = 256  # ld.so.conf and everything it includes
 
 # Directories ld.so searches last, per architecture (bits, e_machine): Debian's multiarch
 # directories first where the distribution has them, then the lib64 or lib pair.
@@ -45,7 +48,15 @@ def default_dirs(arch: tuple[int, int]) -> tuple[str, ...]:
 
 
 def parse_cache(data: bytes) -> dict[str, list[str]]:
-    """Library name -> paths, in the cache's order (ld.so takes the first that fits)."""
+    """Library name -> paths, in the cache's order (ld.so takes the first that fits). Any
+    damage raises LoaderConfigError."""
+    try:
+        return _parse_cache(data)
+    except struct.error as error:  # a structure runs past the end
+        raise LoaderConfigError(f"{CACHE} is truncated: {error}") from None
+
+
+def _parse_cache(data: bytes) -> dict[str, list[str]]:
     start = 0
     if data.startswith(OLD_MAGIC):
         (count,) = struct.unpack_from("<I", data, 12)
@@ -87,24 +98,50 @@ class LoaderConfig:
 
 
 def read_conf(fs: RootFilesystem, path: str = "/etc/ld.so.conf",
-              depth: int = 0, seen: set[str] | None = None) -> list[str]:
-    """Directories listed by ld.so.conf, following ``include`` globs (as ldconfig does)."""
-    seen = set() if seen is None else seen
-    if depth > MAX_INCLUDE_DEPTH or path in seen or not fs.is_file(path):
-        return []
-    seen.add(path)
-    dirs: list[str] = []
-    for line in fs.read_text(path).splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line.startswith("include"):
-            for pattern in line.split()[1:]:
-                if not pattern.startswith("/"):
-                    pattern = path.rsplit("/", 1)[0] + "/" + pattern
-                for included in _glob(fs, pattern):
-                    dirs += read_conf(fs, included, depth + 1, seen)
-        elif line and not line.startswith("hwcap"):
-            dirs.append(line.split("=", 1)[0].rstrip("/") or "/")
-    return dirs
+              problems: list[str] | None = None) -> list[str]:
+    """Directories listed by ld.so.conf, following ``include`` globs (as ldconfig does).
+    ``problems`` collects what was read in a way a reader would not expect (NUL bytes)."""
+    return _ConfReader(fs, [] if problems is None else problems).read(path, 0)
+
+
+class _ConfReader:
+    """ldconfig's parse_conf, bounded: each file read once (by where it resolves to), at
+    most MAX_CONF_FILES files of MAX_CONF_BYTES, includes MAX_INCLUDE_DEPTH deep."""
+
+    def __init__(self, fs: RootFilesystem, problems: list[str]) -> None:
+        self.fs, self.problems = fs, problems
+        self.seen: set[str] = set()
+
+    def read(self, path: str, depth: int) -> list[str]:
+        if depth > MAX_INCLUDE_DEPTH or not self.fs.is_file(path):
+            return []
+        with reading(path):
+            resolved = self.fs.resolve(path)
+            if resolved in self.seen:
+                return []
+            if len(self.seen) >= MAX_CONF_FILES:
+                raise EvidenceError(f"ld.so.conf includes more than {MAX_CONF_FILES} files (the next "
+                                    f"was {path}): fipscheck reads no more")
+            self.seen.add(resolved)
+            data = self.fs.read_bytes(path, MAX_CONF_BYTES + 1)
+            if len(data) > MAX_CONF_BYTES:
+                raise EvidenceError(f"{path} is larger than {MAX_CONF_BYTES} bytes: fipscheck reads "
+                                    "no ld.so.conf file that large")
+        dirs: list[str] = []
+        for number, raw in enumerate(data.split(b"\n"), 1):
+            if b"\0" in raw:  # ldconfig's C strings end there
+                self.problems.append(f"{path}:{number}: NUL byte: read up to it, as ldconfig does")
+                raw = raw.split(b"\0", 1)[0]
+            line = raw.decode("utf-8", "surrogateescape").split("#", 1)[0].strip()
+            if line.startswith("include") and line[7:8] in (" ", "\t"):  # isblank()
+                for pattern in line.split()[1:]:
+                    if not pattern.startswith("/"):
+                        pattern = path.rsplit("/", 1)[0] + "/" + pattern
+                    for included in _glob(self.fs, pattern):
+                        dirs += self.read(included, depth + 1)
+            elif line and not line.startswith("hwcap"):
+                dirs.append(line.split("=", 1)[0].rstrip("/") or "/")
+        return dirs
 
 
 def _glob(fs: RootFilesystem, pattern: str) -> list[str]:
@@ -117,13 +154,22 @@ def _glob(fs: RootFilesystem, pattern: str) -> list[str]:
 
 
 def loader_config(fs: RootFilesystem) -> LoaderConfig:
-    conf_dirs = tuple(dict.fromkeys(read_conf(fs)))
-    if not fs.exists(CACHE):
+    """The cache and ld.so.conf of the root. A cache that is not a regular file (a FIFO: ld.so
+    would read what a process writes into it) or too large to read raises EvidenceError."""
+    problems: list[str] = []
+    conf_dirs = tuple(dict.fromkeys(read_conf(fs, problems=problems)))
+    if fs.kind(CACHE) is None:
         return LoaderConfig(None, f"{CACHE} is missing: ld.so.conf directories stand in for it",
-                            conf_dirs)
+                            conf_dirs, problems)
+    with reading(CACHE):
+        data = fs.read_bytes(CACHE, MAX_CACHE_BYTES + 1)
+    if len(data) > MAX_CACHE_BYTES:
+        raise EvidenceError(f"{CACHE} is larger than {MAX_CACHE_BYTES} bytes: fipscheck reads no "
+                            "loader cache that large")
     try:
-        cache = parse_cache(fs.read_bytes(CACHE))
-    except (LoaderConfigError, struct.error) as error:
+        cache = parse_cache(data)
+    except LoaderConfigError as error:
         return LoaderConfig(None, f"{CACHE} is unusable ({error}): ld.so.conf directories "
-                            "stand in for it", conf_dirs, [str(error)])
-    return LoaderConfig(cache, f"{CACHE} with {sum(map(len, cache.values()))} entries", conf_dirs)
+                            "stand in for it", conf_dirs, [*problems, str(error)])
+    return LoaderConfig(cache, f"{CACHE} with {sum(map(len, cache.values()))} entries", conf_dirs,
+                        problems)

@@ -9,6 +9,7 @@ needs it, and closed at the end of the session whatever happened (failure, Ctrl-
 
 from __future__ import annotations
 
+import functools
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -167,12 +168,16 @@ class FipsSession:
         runs no check itself, can summarise the workers' results."""
         props = dict(report.user_properties)
         if report.when == "call" and "fips_status" in props:
-            self.verdicts.setdefault(props["fips_target"], []).append(
-                CheckResult(props["fips_check"], Status(props["fips_status"]), ""))
+            check = _checks_by_id()[props["fips_check"]]
+            self.verdicts.setdefault(props["fips_target"], []).append(CheckResult(
+                check.id, Status(props["fips_status"]), props.get("fips_message", ""),
+                affirmative=check.affirmative))
 
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Close every target, to the end even through Ctrl-C; a close that fails (the engine
-        went away) is reported in the summary, not as pytest's internal error."""
+        went away) is reported in the summary, not as pytest's internal error. A target on
+        which every built-in check ran and nothing was verified fails the session, though no
+        item failed (its checks skipped, or passed only on absence)."""
         try:
             with cleanup_shielded(), ExitStack() as closing:  # every target, even if one fails
                 for target in self._targets.values():
@@ -182,6 +187,10 @@ class FipsSession:
         except FipscheckError as error:
             self.cleanup_error = f"{error} (what is left is removed by the next run or " \
                                  "`fipscheck cleanup`)"
+        if session.exitstatus == pytest.ExitCode.OK and any(
+                len(results) == len(_checks_by_id()) and Report({}, tuple(results)).nothing_verified
+                for results in self.verdicts.values()):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.cleanup_error:
@@ -191,9 +200,16 @@ class FipsSession:
             return
         terminalreporter.section("fipscheck verdicts")
         for label, results in self.verdicts.items():
-            verdict = Report({}, tuple(results)).verdict
+            report = Report({}, tuple(results))
             counts = ", ".join(f"{sum(r.status is s for r in results)} {s.value}" for s in Status)
-            terminalreporter.line(f"{label}: {verdict.value.upper()} ({counts})")
+            terminalreporter.line(f"{label}: {report.verdict.value.upper()} ({counts})")
+            if report.nothing_verified:
+                terminalreporter.line(f"  {report.nothing_verified}")
+
+
+@functools.cache
+def _checks_by_id() -> dict[str, Check]:
+    return {c.id: c for c in select_checks()}
 
 
 class FipsSuite(pytest.Collector):

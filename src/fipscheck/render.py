@@ -24,7 +24,8 @@ def to_text(report: Report) -> str:
     width = max((len(r.id) for r in report.checks), default=0) + 1
     lines = [f"fipscheck: {target_line(report.target)}"]
     lines += [result_line(r, width) for r in report.checks]
-    lines.append(f"verdict: {report.verdict.value.upper()}")
+    verdict = report.verdict.value.upper()
+    lines.append(f"verdict: {verdict}" + (f" ({report.nothing_verified})" if report.nothing_verified else ""))
     return "\n".join(lines)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import TypeVar
 
 from .checks import Check, Outcome, all_checks
-from .errors import NotApplicableError
+from .errors import NotApplicableError, describe, file_being_read
 from .model import CheckResult, Report, Status
 from .policy import Policy
 from .targets import Target
@@ -36,6 +37,11 @@ class ScanContext:
 
 
 def run_check(ctx: ScanContext, check: Check) -> CheckResult:
+    result = _run(ctx, check)
+    return result if check.affirmative else replace(result, affirmative=False)
+
+
+def _run(ctx: ScanContext, check: Check) -> CheckResult:
     if check.needs_runtime and not ctx.target.can_run:
         return CheckResult(check.id, Status.SKIP,
                            f"needs to run inside the target; a {ctx.target.kind} target cannot")
@@ -44,8 +50,8 @@ def run_check(ctx: ScanContext, check: Check) -> CheckResult:
     except NotApplicableError as reason:
         return CheckResult(check.id, Status.SKIP, str(reason))
     except Exception as error:  # fail closed: whatever went wrong, this is an error
-        return CheckResult(check.id, Status.ERROR, f"could not gather the evidence: {error}",
-                           {"exception": type(error).__name__,
+        return CheckResult(check.id, Status.ERROR, f"could not gather the evidence: {describe(error)}",
+                           {"exception": type(error).__name__, "file": file_being_read(error),
                             "where": traceback.extract_tb(error.__traceback__)[-1].name})
     if not isinstance(outcome, Outcome):
         return CheckResult(check.id, Status.ERROR, f"check returned {outcome!r}, not an Outcome")

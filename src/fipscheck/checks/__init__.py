@@ -44,16 +44,19 @@ class Check:
     title: str
     run: Callable[[ScanContext], Outcome]
     needs_runtime: bool = False  # runs something inside the target
+    # False: a pass shows only that something is absent (or that files exist), not a FIPS
+    # module at work; a report with no other pass is "nothing verified" (model.Report).
+    affirmative: bool = True
 
 
 _REGISTRY: dict[str, Check] = {}
 
 
-def check(check_id: str, title: str, *, needs_runtime: bool = False):
+def check(check_id: str, title: str, *, needs_runtime: bool = False, affirmative: bool = True):
     def register(func: Callable[[ScanContext], Outcome]) -> Callable[[ScanContext], Outcome]:
         if check_id in _REGISTRY:
             raise ValueError(f"check {check_id} registered twice")
-        _REGISTRY[check_id] = Check(check_id, title, func, needs_runtime)
+        _REGISTRY[check_id] = Check(check_id, title, func, needs_runtime, affirmative)
         return func
     return register
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..probes.libraries import find_banned_libraries
-from . import Outcome, check, errored, failed, passed
+from . import Outcome, check, errored, failed, not_applicable, passed
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 @check("libraries.banned", "No shared library of GnuTLS, Nettle/Hogweed, libgcrypt, mbedTLS "
        "or libsodium anywhere in the target, and no program or module with its own crypto "
-       "(static OpenSSL/BoringSSL/AWS-LC, ring, aws-lc-rs, pycryptodome, a second libcrypto)")
+       "(static OpenSSL/BoringSSL/AWS-LC, ring, aws-lc-rs, pycryptodome, a second libcrypto)",
+       affirmative=False)
 def banned_libraries(ctx: ScanContext) -> Outcome:
     result = find_banned_libraries(ctx)
     families = sorted({b.family for b in ctx.policy.banned_libraries})
@@ -28,5 +29,8 @@ def banned_libraries(ctx: ScanContext) -> Outcome:
                        "not be parsed", unreadable=result.unreadable[:50],
                        malformed=dict(list(result.malformed.items())[:50]),
                        files_examined=result.files_examined)
+    if not result.objects_examined:  # a pass over no library and no program would prove nothing
+        return not_applicable(f"no ELF object among the {result.files_examined} files: no library "
+                              "or program to examine", files_examined=result.files_examined)
     return passed(f"no banned crypto library among {result.files_examined} files",
                   files_examined=result.files_examined, families=families)

@@ -63,6 +63,8 @@ def libcrypto_linkage(ctx: ScanContext) -> Outcome:
         evidence["special_files"] = files.special[:50]
     if files.undecodable:
         evidence["non_utf8_names"] = files.undecodable[:50]
+    if found.loader_problems:  # e.g. NUL bytes in ld.so.conf, read as ldconfig reads them
+        evidence["loader_problems"] = found.loader_problems
     if found.unresolved:  # any library ld.so would not find; only libcrypto decides here
         evidence["unresolved"] = [{"object": o, "needs": n, "needed_by": b}
                                   for o, n, b in found.unresolved[:50]]

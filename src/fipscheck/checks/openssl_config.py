@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EvidenceError
-from ..probes.opensslconf import (
-    ConfigError,
-    LibCrypto,
-    OpenSSLConfig,
-    Value,
-    install_mac,
-    module_mac,
-    openssl_install,
-    read_config,
-)
+from ..errors import EvidenceError, describe
+from ..nconf import ConfigError, OpenSSLConfig, Value, read_config
+from ..probes.opensslconf import LibCrypto, install_mac, module_mac, openssl_install
 from . import Outcome, check, errored, failed, not_applicable, passed
 
 if TYPE_CHECKING:
@@ -38,13 +30,16 @@ def _evaluate(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str]) -> tuple[
                                 "openssldir_from": lib.openssldir_from, "modulesdir": lib.modulesdir,
                                 "config": path, "config_from": "OPENSSL_CONF" if env.get("OPENSSL_CONF")
                                 else "OPENSSLDIR"}
-    if not fs.is_file(path):
-        return [f"{path} does not exist: OpenSSL runs on built-in defaults, without FIPS"], evidence
+    unusable = _unusable_config(fs, path)
+    if unusable:
+        return [unusable], evidence
     try:
         config = read_config(fs, path, env)
     except ConfigError as error:
         return [f"OpenSSL cannot load the configuration: {error}"], evidence
     evidence.update(files=config.files, missing_includes=config.missing_includes)
+    if config.notes:
+        evidence["notes"] = config.notes
     init = config.get("default", "openssl_conf")
     if init is None or init.text not in config.sections:
         return [f"no `openssl_conf` initialisation section in {path}"], evidence
@@ -58,6 +53,23 @@ def _evaluate(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str]) -> tuple[
         reasons.append("default_properties does not contain fips=yes: fetches without a property "
                        "query may be served by non-FIPS providers")
     return reasons, evidence
+
+
+def _unusable_config(fs: RootFilesystem, path: str) -> str | None:
+    """Why OpenSSL loads no configuration from ``path`` (checked with the real NCONF_load):
+    nothing there, a path that cannot be opened (a symlink loop), a directory (it reads as
+    empty).
+    A FIFO, socket or device is left to the reader, which refuses it with the reason."""
+    try:
+        kind = fs.kind(path)
+    except EvidenceError as error:  # a symlink loop, a name too long: fopen fails as stat does
+        return f"{path} cannot be opened ({error}): OpenSSL runs on built-in defaults, without FIPS"
+    if kind is None:
+        return f"{path} does not exist: OpenSSL runs on built-in defaults, without FIPS"
+    if kind == "directory":
+        return (f"{path} is a directory: OpenSSL reads it as an empty configuration and runs on "
+                "built-in defaults, without FIPS")
+    return None
 
 
 def _truthy(value: Value | None) -> bool:
@@ -100,7 +112,7 @@ def _module_integrity(fs: RootFilesystem, config: OpenSSLConfig, section: str, m
     evidence.update(fips_section=section, module=module,
                     module_mac_recorded=recorded.text if recorded else None,
                     module_mac_file=recorded.file if recorded else None)
-    if not fs.is_file(module):
+    if fs.kind(module) is None:
         return [f"the FIPS module {module} does not exist"]
     evidence["module_mac_computed"] = computed = module_mac(fs, module)
     reasons = []
@@ -136,7 +148,8 @@ def openssl_config(ctx: ScanContext) -> Outcome:
         try:
             reasons, evidence = _evaluate(fs, lib, install.env)
         except (OSError, EvidenceError) as error:
-            return errored(f"could not read the configuration for {lib.path}: {error}", libcrypto=lib.path)
+            return errored(f"could not read the configuration for {lib.path}: {describe(error)}",
+                           libcrypto=lib.path, exception=type(error).__name__)
         results.append({**evidence, "reasons": reasons})
     reasons = [r for result in results for r in result["reasons"]]
     configs = ", ".join(sorted({r["config"] for r in results}))

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 @check("tools.required", "Every command the policy requires is an executable file on the "
-       "target's PATH")
+       "target's PATH", affirmative=False)
 def required_tools(ctx: ScanContext) -> Outcome:
     if not ctx.policy.required_tools:
         return not_applicable("the policy requires no tools (--fips-require-tool NAME, "

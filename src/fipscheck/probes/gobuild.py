@@ -10,13 +10,13 @@ Hand-written because no Python library reads Go build info; Go's own layout
 
 from __future__ import annotations
 
-import ast
 import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..elf import PT_LOAD, ElfError, ElfFile
 from ..errors import EvidenceError
+from ..gostrconv import UnquoteError, quoted_prefix_end, unquote
 from .inventory import inventory, read_elf
 
 if TYPE_CHECKING:
@@ -121,37 +121,43 @@ def _pointer_strings(elf: ElfFile, blob: bytes) -> tuple[bytes, bytes]:
     return string(pointers[0]), string(pointers[1])
 
 
-def _go_unquote(text: str) -> str:
-    """Go's strconv.Quote output is a valid Python string literal (same escapes)."""
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        try:
-            value = ast.literal_eval(text)
-        except (SyntaxError, ValueError) as error:
-            raise ElfError(f"Go build info: bad quoted string {text!r}") from error
-        if isinstance(value, str):
-            return value
-    return text
+QUOTE_KEY, QUOTE_VALUE = frozenset('= \t\r\n"`'), frozenset(' \t\r\n"`')  # debug/buildinfo's
+
+
+def _bad(what: str, text: str) -> ElfError:
+    shown = text if len(text) <= 80 else f"{text[:80]}... ({len(text)} characters)"
+    return ElfError(f"Go build info: {what} {shown!r}")
+
+
+def _unquote(text: str) -> str:
+    try:
+        return unquote(text)
+    except UnquoteError as error:
+        raise _bad(f"bad quoted string ({error}):", text) from None
 
 
 def _split_setting(text: str) -> tuple[str, str]:
-    if text.startswith('"'):  # a quoted key ends at the first unescaped quote
-        end = 1
-        while end < len(text) and text[end] != '"':
-            end += 2 if text[end] == "\\" else 1
-        key, rest = _go_unquote(text[:end + 1]), text[end + 1:]
-        if not rest.startswith("="):
-            raise ElfError(f"Go build info: bad build line {text!r}")
-        return key, _go_unquote(rest[1:])
-    key, equals, value = text.partition("=")
-    if not equals or not key:
-        raise ElfError(f"Go build info: bad build line {text!r}")
-    return key, _go_unquote(value)
+    """A ``build`` line's key and value, as debug/buildinfo.ParseBuildInfo splits them."""
+    if text[:1] in ('"', "`"):  # a quoted key ends where its literal ends
+        end = quoted_prefix_end(text)
+        if end < 0 or not text.startswith("=", end + 1):
+            raise _bad("bad build line", text)
+        key, value = _unquote(text[:end + 1]), text[end + 2:]
+    else:
+        key, equals, value = text.partition("=")
+        if not equals or not key or not QUOTE_KEY.isdisjoint(key):
+            raise _bad("bad build line", text)
+    if value[:1] in ('"', "`"):
+        return key, _unquote(value)
+    if not QUOTE_VALUE.isdisjoint(value):
+        raise _bad("unquoted value that must be quoted in", text)
+    return key, value
 
 
 def parse_modinfo(go_version: str, layout: str, modinfo: str) -> GoBuildInfo:
     path = main = None
     deps, settings = [], {}
-    for line in modinfo.splitlines():
+    for line in modinfo.split("\n"):
         kind, _, rest = line.partition("\t")
         if kind == "path":
             path = rest

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from ..elf import MAGIC, DynamicInfo, ElfError, ElfFile
-from ..errors import EvidenceError
+from ..errors import EvidenceError, mark_file, reading
 
 if TYPE_CHECKING:
     from ..fs import RootFilesystem
@@ -77,6 +77,9 @@ def inventory(ctx: ScanContext) -> Inventory:
             found.malformed[entry.path] = str(error)
         except (OSError, EvidenceError) as error:
             found.unreadable.append(f"{entry.path}: {error}")
+        except Exception as error:  # (no `with reading()`: its cost is per file, this is free)
+            mark_file(error, entry.path)
+            raise
     found.unreadable[:0] = fs.unreadable
     return found
 
@@ -91,5 +94,5 @@ def _undecodable(path: str) -> bool:
 
 def read_elf(fs: RootFilesystem, path: str, read: Callable[[ElfFile], T]) -> T:
     """Open one ELF file of the root again, for a probe that needs more than the summary."""
-    with fs.open(path) as f:
+    with reading(path), fs.open(path) as f:
         return read(ElfFile(f))

@@ -42,6 +42,7 @@ class BannedLibraries:
     files_examined: int
     unreadable: list[str]
     malformed: dict[str, str] = field(default_factory=dict)
+    objects_examined: int = 0  # ELF objects among the files
 
 
 def _family(name: str | None, banned: tuple[BannedLibrary, ...]) -> BannedLibrary | None:
@@ -114,4 +115,4 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
         if resolved in found:
             found[resolved].aliases.append(link)
     return BannedLibraries(sorted(found.values(), key=lambda f: f.path), files.files,
-                           files.unreadable, malformed)
+                           files.unreadable, malformed, len(files.elf))

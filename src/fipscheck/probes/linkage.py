@@ -120,6 +120,7 @@ class Linkage:
     closures: list[Closure]  # programs and libraries that use crypto
     copies: list[LibcryptoCopy]
     loader_note: str
+    loader_problems: list[str]  # what the loader's own files hold that a reader would not expect
     left_to_go: list[str]  # static Go programs: go.fips-toolchain judges them
     unresolved: list[tuple[str, str, str]]  # (object, needed name, needed by), any library
     malformed: dict[str, str]
@@ -265,5 +266,5 @@ def linkage(ctx: ScanContext) -> Linkage:
         closure = Closure(elf.path, [r for obj, r in loaded if is_libcrypto(obj)], missing)
         if closure.needs_libcrypto:
             closures.append(closure)
-    return Linkage(closures, ctx.evidence(libcrypto_copies), config.cache_note, left_to_go, unresolved,
-                   malformed, list(files.unreadable))
+    return Linkage(closures, ctx.evidence(libcrypto_copies), config.cache_note, config.problems,
+                   left_to_go, unresolved, malformed, list(files.unreadable))
