@@ -6,6 +6,7 @@ libcrypto copies other than the FIPS provider's, pycryptodome's C modules."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -14,9 +15,8 @@ from ..elf import ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
 from ..policy import BannedLibrary
 from .gobuild import go_programs
-from .inventory import ElfSummary, inventory, read_elf
+from .inventory import ElfSummary, carried_by, inventory
 from .linkage import is_libcrypto, libcrypto_copies
-from .signatures import LIBCRYPTO_NAME, carried_crypto
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -45,7 +45,32 @@ class BannedLibraries:
 
 
 def _family(name: str | None, banned: tuple[BannedLibrary, ...]) -> BannedLibrary | None:
-    return next((b for b in banned if name and b.file_name.match(name)), None)
+    """The first banned family whose file-name pattern matches ``name``."""
+    if not name:
+        return None
+    combined = _one_pattern(banned)
+    if combined is None:
+        return next((b for b in banned if b.file_name.match(name)), None)
+    match = combined[0].match(name)
+    return combined[1][match.lastindex] if match else None
+
+
+@functools.lru_cache(maxsize=16)
+def _one_pattern(banned: tuple[BannedLibrary, ...]) -> tuple[re.Pattern[str], dict] | None:
+    """The families' patterns as one alternation (one match per name instead of one per
+    family: names are matched twice per ELF object), each in a group whose number tells the
+    family (an outer group closes last, so it is ``lastindex``). None when they cannot be
+    joined: different flags, or group references that the renumbering would break."""
+    patterns = [b.file_name for b in banned]
+    if not patterns or len({p.flags for p in patterns}) != 1 or any(
+            p.groupindex or re.search(r"\\\d|\(\?P=|\(\?\(", p.pattern) for p in patterns):
+        return None
+    groups, number = {}, 1
+    for family in banned:
+        groups[number] = family
+        number += 1 + family.file_name.groups
+    joined = "|".join(f"({p.pattern})" for p in patterns)
+    return re.compile(joined, patterns[0].flags), groups
 
 
 # pycryptodome's C modules: one finding per installed package, its modules as evidence.
@@ -58,9 +83,8 @@ def _bundled(ctx: ScanContext, elf: ElfSummary, fips_tree: tuple[str, ...],
     if (elf.type not in (ET_EXEC, ET_DYN) or elf.path.startswith(fips_tree)
             or elf.path in ctx.evidence(go_programs)):
         return None
-    needs = any(LIBCRYPTO_NAME.match(n) for n in elf.dynamic.needed)
     try:
-        carried = read_elf(ctx.target.filesystem, elf.path, lambda e: carried_crypto(e, needs))
+        carried = carried_by(ctx.target.filesystem, elf, elf.needs_libcrypto)
     except (ElfError, OSError) as error:
         malformed[elf.path] = str(error)
         return None
