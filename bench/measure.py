@@ -3,9 +3,10 @@ start-up included, as a user sees it), the commands of one comparison run interl
 after round (the order rotating), the first round is a warm-up that is not counted, and a
 ratio is the median of the per-round ratios (paired), so a noisy minute hits both sides.
 
-Peak memory is the largest resident set the command's process tree had at once, sampled
-every 10 ms from /proc (worker processes included), or the kernel's own peak of its largest
-process (``ru_maxrss``) when that is higher."""
+Peak memory is the largest proportional set size the command's process tree had at once,
+sampled every 10 ms from /proc (worker processes included, pages they share with their
+parent counted once). Not ``ru_maxrss``: it counts the pages of this process that the child
+had between fork and exec."""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass
@@ -50,13 +49,15 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_memory(pid: int) -> int:
+    """The process tree's proportional set size: pages shared by a parent and its forked
+    workers are counted once in all, not once per process as resident sets would."""
     total = 0
     for p in _tree(pid):
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
-        except (OSError, IndexError, ValueError):
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) * 1024
+        except (OSError, StopIteration, ValueError):
             continue
     return total
 
@@ -73,7 +74,7 @@ def run_once(argv: Sequence[str], env: dict[str, str] | None = None,
 
     def sample() -> None:
         while not done.wait(0.01):
-            peak[0] = max(peak[0], _tree_rss(process.pid))
+            peak[0] = max(peak[0], _tree_memory(process.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -94,7 +95,7 @@ def run_once(argv: Sequence[str], env: dict[str, str] | None = None,
         raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}: "
                            f"{b''.join(err).decode(errors='replace')[-2000:]}")
     cpu = usage.ru_utime + usage.ru_stime  # wait4 counts the waited-for descendants too
-    return (elapsed, max(peak[0], usage.ru_maxrss * 1024), cpu,
+    return (elapsed, peak[0], cpu,
             b"".join(out).decode(errors="replace"))
 
 

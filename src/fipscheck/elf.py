@@ -122,6 +122,7 @@ _LAYOUTS = {(bits, e): _Layout(bits, order) for bits in (32, 64)
 # Section table rows: (name offset, type, offset, size, link, entsize).
 _NAME, _TYPE, _OFFSET, _SIZE, _LINK, _ENTSIZE = range(6)
 _SECTION_FIELDS = operator.itemgetter(0, 1, 4, 5, 6, 9)
+_KEYS: dict[str, bytes] = {}  # section name -> how it ends in the name table
 
 
 class ElfFile:
@@ -203,6 +204,9 @@ class ElfFile:
         return data
 
     def _read(self, offset: int, size: int) -> bytes:
+        end = offset + size
+        if 0 <= offset <= end <= len(self._head):  # most reads: the headers
+            return self._head[offset:end]
         if size > MAX_READ:
             raise ElfError(f"truncated: {size} bytes at offset {offset} of a {self.size}-byte file")
         self._check(offset, size)
@@ -331,7 +335,7 @@ class ElfFile:
         when ``name + NUL`` occurs at p, so only the name table's occurrences are compared
         (names share tails: ".text" may start inside ".rela.text")."""
         self._section_count()
-        key = name.encode() + b"\0"
+        key = _KEYS.get(name) or _KEYS.setdefault(name, name.encode() + b"\0")
         names, column = self._names, self._columns[_NAME]  # type: ignore[index]
         at = names.find(key)
         found: list[int] = []
@@ -395,12 +399,12 @@ class ElfFile:
             self._budget.charge(size)
 
     # -- searches --------------------------------------------------------------------------
-    def _window(self, start: int, end: int) -> tuple[bytes, int]:
-        """Bytes holding [start, end) and the file offset they begin at: up to BEHIND bytes
-        before ``start`` are included, for patterns that look behind."""
+    def _window(self, start: int, end: int, behind: int = 0) -> tuple[bytes, int]:
+        """Bytes holding [start, end) and the file offset they begin at, with ``behind``
+        bytes before ``start`` (for patterns that look behind) where the file has them."""
         if end <= len(self._head):
             return self._head, 0
-        base = max(0, start - BEHIND)
+        base = max(0, start - behind)
         for recent, data in self._recent:
             if recent <= base and end <= recent + len(data):
                 return data, recent
@@ -433,7 +437,7 @@ class ElfFile:
         while start < end:
             stop = min(start + CHUNK, end)
             window_end = min(stop + OVERLAP, end)
-            data, base = self._window(start, window_end)
+            data, base = self._window(start, window_end, BEHIND)
             for match in pattern.finditer(data, max(start, resume) - base, window_end - base):
                 if match.start() + base >= stop:
                     break
@@ -447,7 +451,7 @@ class ElfFile:
         ``prefix``: the pattern is tried only where a literal search finds the prefix."""
         while (at := self._find(prefix, start, end)) >= 0:
             window_end = min(at + OVERLAP, end)
-            data, base = self._window(at, window_end)
+            data, base = self._window(at, window_end, BEHIND)
             match = pattern.match(data, at - base, window_end - base)
             start = match.end() + base if match else at + 1
             if match:

@@ -12,15 +12,16 @@ and the results are read back in the same turn, so they arrive in order.
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import EvidenceError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,6 +39,8 @@ def ordered_map(work: Callable[[Any, T], R], setup: Callable[[], Any], items: It
     # fork is cheap and the children inherit the loaded modules, but it is only safe while
     # this process has a single thread (a lock another thread holds stays held in the
     # child); otherwise a fork server, started from a clean interpreter, makes them.
+    import multiprocessing  # here: ``import fipscheck`` in an application does not need it
+
     method = "fork" if threading.active_count() == 1 else "forkserver"
     context = multiprocessing.get_context(method)
     processes, pipes = [], []

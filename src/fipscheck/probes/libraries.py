@@ -6,8 +6,8 @@ libcrypto copies other than the FIPS provider's, pycryptodome's C modules."""
 
 from __future__ import annotations
 
-import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,33 +44,26 @@ class BannedLibraries:
     malformed: dict[str, str] = field(default_factory=dict)
 
 
-def _family(name: str | None, banned: tuple[BannedLibrary, ...]) -> BannedLibrary | None:
-    """The first banned family whose file-name pattern matches ``name``."""
-    if not name:
-        return None
-    combined = _one_pattern(banned)
-    if combined is None:
-        return next((b for b in banned if b.file_name.match(name)), None)
-    match = combined[0].match(name)
-    return combined[1][match.lastindex] if match else None
-
-
-@functools.lru_cache(maxsize=16)
-def _one_pattern(banned: tuple[BannedLibrary, ...]) -> tuple[re.Pattern[str], dict] | None:
-    """The families' patterns as one alternation (one match per name instead of one per
-    family: names are matched twice per ELF object), each in a group whose number tells the
-    family (an outer group closes last, so it is ``lastindex``). None when they cannot be
-    joined: different flags, or group references that the renumbering would break."""
+def family_of(banned: tuple[BannedLibrary, ...]) -> Callable[[str | None], BannedLibrary | None]:
+    """A function giving the first banned family whose file-name pattern matches a name.
+    The families' patterns are joined into one alternation when they can be (one match per
+    name, not one per family: every ELF object's name and SONAME are matched), each in a
+    group whose number tells the family (an outer group closes last: ``lastindex``); not
+    when flags differ or a group reference would be broken by the renumbering."""
     patterns = [b.file_name for b in banned]
     if not patterns or len({p.flags for p in patterns}) != 1 or any(
             p.groupindex or re.search(r"\\\d|\(\?P=|\(\?\(", p.pattern) for p in patterns):
-        return None
+        return lambda name: next((b for b in banned if name and b.file_name.match(name)), None)
     groups, number = {}, 1
     for family in banned:
         groups[number] = family
         number += 1 + family.file_name.groups
-    joined = "|".join(f"({p.pattern})" for p in patterns)
-    return re.compile(joined, patterns[0].flags), groups
+    joined = re.compile("|".join(f"({p.pattern})" for p in patterns), patterns[0].flags)
+
+    def first(name: str | None) -> BannedLibrary | None:
+        match = joined.match(name) if name else None
+        return groups[match.lastindex] if match else None
+    return first
 
 
 # pycryptodome's C modules: one finding per installed package, its modules as evidence.
@@ -97,7 +90,7 @@ def _bundled(ctx: ScanContext, elf: ElfSummary, fips_tree: tuple[str, ...],
 
 def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
     fs = ctx.target.filesystem
-    banned = ctx.policy.banned_libraries
+    family_of_name = family_of(ctx.policy.banned_libraries)
     files = ctx.evidence(inventory)
     copies = {c.path: c for c in ctx.evidence(libcrypto_copies)}
     # A libcrypto's provider and engine directories are part of its build (the padlock
@@ -110,7 +103,7 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
     malformed = dict(files.malformed)
     for elf in files.elf:
         soname = elf.dynamic.soname
-        family = _family(soname, banned) or _family(elf.path.rsplit("/", 1)[-1], banned)
+        family = family_of_name(soname) or family_of_name(elf.path.rsplit("/", 1)[-1])
         copy = copies.get(elf.path) if is_libcrypto(elf) else None
         if family:
             found[elf.path] = BannedLibraryFound(elf.path, family.family, family.reason, soname)
