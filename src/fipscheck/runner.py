@@ -3,7 +3,6 @@ that need them; a probe's failure is remembered too, so every check that needs i
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -44,6 +43,8 @@ def run_check(ctx: ScanContext, check: Check) -> CheckResult:
     except NotApplicableError as reason:
         return CheckResult(check.id, Status.SKIP, str(reason))
     except Exception as error:  # fail closed: whatever went wrong, this is an error
+        import traceback  # here: only an error needs it (fipscheck.status() imports less)
+
         return CheckResult(check.id, Status.ERROR, f"could not gather the evidence: {error}",
                            {"exception": type(error).__name__,
                             "where": traceback.extract_tb(error.__traceback__)[-1].name})
