@@ -48,6 +48,7 @@ SEARCH_BUDGET = 64 << 30  # bytes one process may search during one scan
 CHUNK = 16 << 20  # bytes per C-level search step: between steps signals are answered
 OVERLAP = 64 << 10  # no pattern given to ElfFile.search may match more than this
 HEAD = 4096  # bytes read at once from the start of every file (ELF's headers)
+TAIL = 8192  # bytes read at once from the end, for the section table and its names
 BEHIND = 64  # bytes before a searched range that a pattern may look at
 RECENT, RECENT_BYTES = 4, 1 << 20  # reads kept for reuse, and the largest kept
 MAP_FROM = 256 << 10  # sections searched from this size on are mapped, not read
@@ -255,23 +256,25 @@ class ElfFile:
             return DynamicInfo()
         width = self._l.dyn.size
         count = min(seg[3] // width, MAX_TABLE)
-        # (tag, value) pairs as one array of words, split and searched in C: a Python loop
-        # over every entry costs more than the rest of this method.
+        # The (tag, value) pairs as one array of words, split and looked up in C: a Python
+        # loop over every entry costs more than the rest of this method.
         words = array.array(self._l.word_code, self._read(seg[1], width * count))
         if self._l.swap:
             words.byteswap()
-        tags, values = words[0::2], words[1::2]
+        pairs = words.tolist()
+        tags, values = pairs[0::2], pairs[1::2]
         if 0 in tags:  # DT_NULL ends the table
             end = tags.index(0)
-            del tags[end:]
-            del values[end:]
+            del tags[end:], values[end:]
         first = dict(zip(reversed(tags), reversed(values), strict=True))  # each tag's first value
         strtab, strsz = first.get(DT_STRTAB), first.get(DT_STRSZ, 0)
         if strtab is None:
             raise ElfError("dynamic segment without a string table")
 
         def listed(tag: int) -> list[int]:
-            return [v for t, v in zip(tags, values, strict=True) if t == tag] if tag in first else []
+            if tag not in first:
+                return []
+            return [v for t, v in zip(tags, values, strict=True) if t == tag]
 
         strings = self._read(self._vaddr_to_offset(strtab), strsz)
 
@@ -299,6 +302,11 @@ class ElfFile:
             layout, count, entsize = self._l, self._shnum, self._shentsize
             if count > MAX_TABLE or entsize < layout.shdr.size:
                 raise ElfError(f"implausible table: {count} entries of {entsize} bytes")
+            end = self._shoff + entsize * count
+            if self.size - TAIL <= self._shoff and end <= self.size:
+                # Linkers put the table at the end, right after the names it points into:
+                # one read of the tail serves both.
+                self._bytes(self.size - TAIL, TAIL)
             data = self._read(self._shoff, entsize * count)
             if entsize == layout.shdr.size:
                 words = array.array("I", data)
