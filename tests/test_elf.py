@@ -147,3 +147,12 @@ def test_go_probe_reads_crafted_load_segments_once(tmp_path):
         tracemalloc.stop()
     assert binary is not None and binary.info.go_version == "go1.x"
     assert peak < 8 << 20, f"{peak} bytes allocated for an 8 KiB file"
+
+
+@pytest.mark.parametrize("size", [5000, 8192, 9000, 1 << 20])
+def test_section_table_at_the_end_of_files_of_any_size(tmp_path, size):
+    # the table and its names are read with one read of the file's last 8 KiB, or less
+    crafted = craft(tmp_path / "lib", [(".rodata", 1, 64, 16)], size=size, table_last=True)
+    assert crafted.stat().st_size == size
+    with open(crafted, "rb") as f, ElfFile(f) as e:
+        assert [s.name for s in e.sections] == ["", ".shstrtab", ".rodata"]

@@ -302,11 +302,11 @@ class ElfFile:
             layout, count, entsize = self._l, self._shnum, self._shentsize
             if count > MAX_TABLE or entsize < layout.shdr.size:
                 raise ElfError(f"implausible table: {count} entries of {entsize} bytes")
-            end = self._shoff + entsize * count
-            if self.size - TAIL <= self._shoff and end <= self.size:
+            tail = max(self.size - TAIL, 0)
+            if len(self._head) < self._shoff + entsize * count <= self.size and tail <= self._shoff:
                 # Linkers put the table at the end, right after the names it points into:
                 # one read of the tail serves both.
-                self._bytes(self.size - TAIL, TAIL)
+                self._bytes(tail, self.size - tail)
             data = self._read(self._shoff, entsize * count)
             if entsize == layout.shdr.size:
                 words = array.array("I", data)
