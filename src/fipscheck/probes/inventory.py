@@ -39,6 +39,10 @@ MAX_WORKERS = 4
 IS_DYNAMIC, HAS_SECTIONS, GO_BUILDINFO, LIBCRYPTO, NEEDS_LIBCRYPTO = 1, 2, 4, 8, 16
 
 
+def _flag(bit: int, doc: str) -> property:
+    return property(lambda summary: bool(summary.flags & bit), doc=doc)
+
+
 class OpenSSLBuild(NamedTuple):
     """What a libcrypto copy says about its own build."""
 
@@ -69,28 +73,12 @@ class ElfSummary(NamedTuple):
         """What must match for the loader to accept one object into another's process."""
         return self.bits, self.machine
 
-    @property
-    def is_dynamic(self) -> bool:
-        return bool(self.flags & IS_DYNAMIC)
-
-    @property
-    def has_sections(self) -> bool:
-        return bool(self.flags & HAS_SECTIONS)
-
-    @property
-    def go_buildinfo(self) -> bool:
-        """It has a .go.buildinfo section: a Go program."""
-        return bool(self.flags & GO_BUILDINFO)
-
-    @property
-    def is_libcrypto(self) -> bool:
-        """Its SONAME, or else its file name, is a libcrypto's."""
-        return bool(self.flags & LIBCRYPTO)
-
-    @property
-    def needs_libcrypto(self) -> bool:
-        """It has a DT_NEEDED libcrypto (then a banner is only the version it was built with)."""
-        return bool(self.flags & NEEDS_LIBCRYPTO)
+    is_dynamic = _flag(IS_DYNAMIC, "It has a dynamic segment.")
+    has_sections = _flag(HAS_SECTIONS, "It has section headers.")
+    go_buildinfo = _flag(GO_BUILDINFO, "It has a .go.buildinfo section: a Go program.")
+    is_libcrypto = _flag(LIBCRYPTO, "Its SONAME, or else its file name, is a libcrypto's.")
+    needs_libcrypto = _flag(NEEDS_LIBCRYPTO, "It has a DT_NEEDED libcrypto (then a banner is "
+                            "only the version it was built with).")
 
 
 @dataclass
