@@ -215,15 +215,15 @@ def _flags(path: str, elf: ElfFile, dynamic: DynamicInfo) -> int:
 def summarize(path: str, elf: ElfFile) -> ElfSummary:
     """The summary of one ELF file, its contents searched: a libcrypto copy for its own
     build (banners, compiled-in directories), other programs and libraries for crypto they
-    carry themselves (Go programs are go.fips-toolchain's to judge). A failed search is kept
-    with the summary, for the probe that needs it to report."""
+    carry themselves. A failed search is kept with the summary, for the probe that needs it
+    to report."""
     dynamic = _shared(elf.dynamic())
     flags = _flags(path, elf, dynamic)
     carried = build = unsearched = None
     try:
         if flags & LIBCRYPTO:
             build = OpenSSLBuild(tuple(banners(elf)), compiled_dirs(elf))
-        elif elf.type in (ET_EXEC, ET_DYN) and not flags & GO_BUILDINFO:  # as _searched
+        elif _searched(elf.type, flags):
             carried = carried_crypto(elf, bool(flags & NEEDS_LIBCRYPTO))
     except (ElfError, OSError) as error:
         unsearched = str(error)
@@ -244,16 +244,17 @@ def openssl_build(elf: ElfSummary) -> OpenSSLBuild:
 def carried_by(fs: RootFilesystem, elf: ElfSummary, needs_libcrypto: bool) -> CryptoSignature | None:
     """The crypto an object carries, from its summary when it was searched the same way
     (raises ElfError or OSError when its contents could not be searched)."""
-    if _searched(elf) and needs_libcrypto == elf.needs_libcrypto:
+    if _searched(elf.type, elf.flags) and needs_libcrypto == elf.needs_libcrypto:
         if elf.unsearched is not None:
             raise ElfError(elf.unsearched)
         return elf.carried
     return read_elf(fs, elf.path, lambda e: carried_crypto(e, needs_libcrypto))
 
 
-def _searched(elf: ElfSummary) -> bool:
-    """Whether summarize searched the object for carried crypto."""
-    return elf.type in (ET_EXEC, ET_DYN) and not elf.flags & (GO_BUILDINFO | LIBCRYPTO)
+def _searched(kind: int, flags: int) -> bool:
+    """Whether summarize searches an object for the crypto it carries: programs and shared
+    objects, not Go programs or libcrypto copies (judged by go.fips-toolchain, as copies)."""
+    return kind in (ET_EXEC, ET_DYN) and not flags & (GO_BUILDINFO | LIBCRYPTO)
 
 
 def _undecodable(path: str) -> bool:

@@ -140,7 +140,6 @@ class Resolver:
         self._seen: dict[str, str | None] = {}
         self._answers: dict[tuple, tuple[ElfSummary, str] | None] = {}
         self._closures: dict[tuple, tuple[str, set[str], list[Resolved], list[tuple[str, str]]]] = {}
-        self._met_itself = False
         self.libcrypto = {e.path for e in elves if e.is_libcrypto}
 
     def _candidate(self, directory: str, name: str, arch: tuple[int, int]) -> ElfSummary | None:
@@ -223,10 +222,10 @@ class Resolver:
                                   root.path if r.needed_by == first else r.needed_by)
                          for r in libcrypto],
                         [(name, root.path if by == first else by) for name, by in missing])
-        found, missing = self.closure(root)
+        found, missing, met_itself = self._walk(root)
         libcrypto = [Resolved(obj.path, step, by) for obj, step, by in found
                      if obj.path in self.libcrypto]
-        if key is not None and not self._met_itself:
+        if key is not None and not met_itself:
             self._closures[key] = (root.path, {obj.path for obj, _, _ in found}, libcrypto, missing)
         return libcrypto, missing
 
@@ -234,7 +233,13 @@ class Resolver:
                                                   list[tuple[str, str]]]:
         """Every object loaded with ``root``, with the search step that found it and the
         object that needed it; names not found, with the object that needed them."""
-        self._met_itself = False
+        found, missing, _ = self._walk(root)
+        return found, missing
+
+    def _walk(self, root: ElfSummary) -> tuple[list[tuple[ElfSummary, str, str]],
+                                               list[tuple[str, str]], bool]:
+        """closure(), and whether the walk met the program itself under another name."""
+        met_itself = False
         loaded = {root.dynamic.soname or posixpath.basename(root.path): root.path}
         loader_of: dict[str, ElfSummary | None] = {root.path: None}
         found: list[tuple[ElfSummary, str, str]] = []
@@ -258,14 +263,14 @@ class Resolver:
                 elf, step = hit
                 loaded[name] = elf.path
                 if elf.path in loader_of:  # the same file under another name
-                    self._met_itself = self._met_itself or elf.path == root.path
+                    met_itself = met_itself or elf.path == root.path
                     continue
                 if elf.dynamic.soname:
                     loaded.setdefault(elf.dynamic.soname, elf.path)
                 loader_of[elf.path] = obj
                 found.append((elf, step, obj.path))
                 queue.append(elf)
-        return found, missing
+        return found, missing, met_itself
 
 
 def _expand(dirs: tuple[str, ...], path: str) -> tuple[str, ...]:
