@@ -213,6 +213,8 @@ class Resolver:
         dynamic = root.dynamic
         key = None
         if not (dynamic.rpath or dynamic.runpath):
+            # everything of the program that the walk depends on: a search that comes to
+            # depend on more of it must add that here
             key = (dynamic.soname or posixpath.basename(root.path), dynamic.needed, root.arch,
                    dynamic.flags_1 & DF_1_NODEFLIB)
             known = self._closures.get(key)
