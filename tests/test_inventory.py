@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -16,6 +18,7 @@ from elfcraft import craft
 from fipscheck.probes import inventory as inventory_module
 from fipscheck.runner import ScanContext, run_check, select_checks
 from fipscheck.targets import ImageTarget
+from fipscheck.targets.rootfs import RootfsTarget
 
 STATIC_CHECKS = ["go.fips-toolchain", "libraries.banned", "linkage.libcrypto", "openssl.config"]
 
@@ -39,6 +42,29 @@ def test_parallel_scan_finds_exactly_what_a_serial_one_finds(image, name, monkey
         parallel = _report(target, "2", monkeypatch)
     assert parallel == serial
     assert '"status": "fail"' in serial or '"status": "pass"' in serial
+
+
+@pytest.mark.parametrize("thread", [False, True])
+def test_workers_started_by_fork_or_by_a_fork_server_agree(tmp_path, monkeypatch, thread):
+    # With another thread running (pytest-xdist's workers have one), the workers come from a
+    # fork server instead of a fork of this process.
+    for n, source in enumerate(["/usr/bin/true", "/usr/bin/env", "/usr/bin/openssl",
+                                "/usr/lib/x86_64-linux-gnu/libc.so.6"] * 40):
+        (tmp_path / f"d{n % 7}").mkdir(exist_ok=True)
+        shutil.copy(source, tmp_path / f"d{n % 7}/{n}-{os.path.basename(source)}")
+    monkeypatch.setattr(inventory_module, "SERIAL_FILES", 16)
+    monkeypatch.setattr(inventory_module, "BATCH", 8)
+    stop = threading.Event()
+    if thread:
+        threading.Thread(target=stop.wait, daemon=True).start()
+    try:
+        found = {}
+        for workers in ("1", "2"):
+            monkeypatch.setenv("FIPSCHECK_WORKERS", workers)
+            found[workers] = ScanContext(RootfsTarget(tmp_path)).evidence(inventory_module.inventory)
+    finally:
+        stop.set()
+    assert found["2"] == found["1"] and len(found["1"].elf) == 160
 
 
 def _cpu_seconds(pid: int) -> float:
