@@ -154,6 +154,16 @@ class FipsSession:
             metafunc.parametrize("fips_target_spec", specs, indirect=True,
                                  ids=[s.label if s else "no-target" for s in specs])
 
+    @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only with -n
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+        """Under ``--dist load`` (xdist's default): a target's checks and the user's tests on
+        it go to one worker, so each target is opened (an image created and exported) once."""
+        if not self.specs or config.getvalue("dist") != "load":
+            return None
+        from .scheduling import TargetScheduling
+
+        return TargetScheduling(config, log, [spec.label for spec in self.specs])
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         """A skipped check is reported under its node ID (``-rs`` would otherwise name the

@@ -3,12 +3,14 @@ that need them; a probe's failure is remembered too, so every check that needs i
 
 from __future__ import annotations
 
-import traceback
+import queue
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TypeVar
 
-from .checks import Check, Outcome, all_checks
+from .checks import Check, Outcome, all_checks, checks_named
 from .errors import NotApplicableError, describe, file_being_read
 from .model import CheckResult, Report, Status
 from .policy import Policy
@@ -23,16 +25,25 @@ class ScanContext:
         self.policy = policy or Policy()
         self._evidence: dict[Callable, object] = {}
         self._failures: dict[Callable, BaseException] = {}
+        # One lock per probe: checks may run in two threads (see scan), and a probe asked
+        # for by both is computed once. Probes only ever ask for other probes, never back.
+        self._locks: dict[Callable, threading.RLock] = {}
+        self._locks_lock = threading.Lock()
 
     def evidence(self, probe: Callable[[ScanContext], T]) -> T:
-        if probe in self._failures:
-            raise self._failures[probe]
-        if probe not in self._evidence:
-            try:
-                self._evidence[probe] = probe(self)
-            except Exception as error:
-                self._failures[probe] = error
-                raise
+        if probe in self._evidence:
+            return self._evidence[probe]  # type: ignore[return-value]
+        with self._locks_lock:
+            lock = self._locks.setdefault(probe, threading.RLock())
+        with lock:
+            if probe in self._failures:
+                raise self._failures[probe]
+            if probe not in self._evidence:
+                try:
+                    self._evidence[probe] = probe(self)
+                except Exception as error:
+                    self._failures[probe] = error
+                    raise
         return self._evidence[probe]  # type: ignore[return-value]
 
 
@@ -50,6 +61,8 @@ def _run(ctx: ScanContext, check: Check) -> CheckResult:
     except NotApplicableError as reason:
         return CheckResult(check.id, Status.SKIP, str(reason))
     except Exception as error:  # fail closed: whatever went wrong, this is an error
+        import traceback  # here: only an error needs it (fipscheck.status() imports less)
+
         return CheckResult(check.id, Status.ERROR, f"could not gather the evidence: {describe(error)}",
                            {"exception": type(error).__name__, "file": file_being_read(error),
                             "where": traceback.extract_tb(error.__traceback__)[-1].name})
@@ -59,24 +72,60 @@ def _run(ctx: ScanContext, check: Check) -> CheckResult:
 
 
 def select_checks(ids: Iterable[str] | None = None) -> list[Check]:
-    checks = all_checks()
-    if not ids:
-        return checks
-    wanted = set(ids)
-    unknown = wanted - {c.id for c in checks}
-    if unknown:
-        raise ValueError(f"unknown check ID(s): {', '.join(sorted(unknown))}")
-    return [c for c in checks if c.id in wanted]
+    """The checks with these IDs (every check without), importing only what they need."""
+    return checks_named(ids) if ids else all_checks()
+
+
+def run_checks(ctx: ScanContext, checks: list[Check]) -> Iterator[CheckResult]:
+    """The checks' results, in the order of ``checks``.
+
+    On a target that runs commands, once its files are read (nothing runs in it before), the
+    checks that run something there go to a thread of their own: they mostly wait for the
+    engine (starting the container, each exec) while the static checks analyse the files
+    here. Results are still given in order; a static check is run ahead while the next
+    result due is a runtime one that is not done yet."""
+    runtime = [c for c in checks if c.needs_runtime and ctx.target.can_run]
+    if not runtime or len(runtime) == len(checks) or not _files_read(ctx.target):
+        yield from (run_check(ctx, c) for c in checks)
+        return
+    finished: queue.Queue[CheckResult] = queue.Queue()
+    threading.Thread(target=lambda: [finished.put(run_check(ctx, c)) for c in runtime],
+                     name="fipscheck-runtime-checks", daemon=True).start()
+    ahead = deque(c for c in checks if c not in runtime)
+    done: dict[str, CheckResult] = {}
+    for check in checks:
+        while check.id not in done:
+            if check in runtime and not ahead:
+                result = finished.get()
+            elif check in runtime:
+                try:
+                    result = finished.get_nowait()
+                except queue.Empty:
+                    result = run_check(ctx, ahead.popleft())
+            else:
+                result = run_check(ctx, ahead.popleft())
+            done[result.id] = result
+        yield done.pop(check.id)
+
+
+def _files_read(target: Target) -> bool:
+    """Read the target's files now; False when they cannot be (each check then reports
+    that in its own order, as without the thread)."""
+    try:
+        target.filesystem  # noqa: B018 - reading is the point
+    except Exception:  # the checks report it
+        return False
+    return True
 
 
 def scan_results(target: Target, policy: Policy | None = None,
                  checks: Iterable[str] | None = None) -> Iterator[CheckResult]:
     """The checks' results one by one (a front end interrupted midway keeps those done)."""
     ctx = ScanContext(target, policy)
-    for check in select_checks(checks):
-        yield run_check(ctx, check)
+    yield from run_checks(ctx, select_checks(checks))
 
 
 def scan(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None) -> Report:
+    """Run the checks (every one, or those with these IDs) on the target."""
     results = tuple(scan_results(target, policy, checks))
     return Report(target.describe(), results)  # described after the checks: what they read shows

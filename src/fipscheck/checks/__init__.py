@@ -1,11 +1,15 @@
 """The table of named checks. Each module of this package registers its checks with
-``@check``; a check turns evidence gathered by probes into an Outcome."""
+``@check``; a check turns evidence gathered by probes into an Outcome.
+
+``INDEX`` names the module of every check, so that selecting a few checks imports only
+their modules (``fipscheck.status()`` needs the process checks, not the static ones and their
+probes). A new check module is listed there: tests/test_checks_index.py fails until it is.
+An unlisted check still runs (all modules are imported to find it), only not lazily."""
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,8 +65,43 @@ def check(check_id: str, title: str, *, needs_runtime: bool = False, affirmative
     return register
 
 
+# check ID -> the module of this package that defines it
+INDEX = {
+    "algorithms.approved": "algorithms",
+    "algorithms.non-approved": "algorithms",
+    "go.fips-toolchain": "go",
+    "kernel.fips": "kernel",
+    "libraries.banned": "libraries",
+    "linkage.libcrypto": "linkage",
+    "openssl.config": "openssl_config",
+    "openssl.fips-mode": "openssl_runtime",
+    "openssl.fips-provider": "openssl_runtime",
+    "openssl.module-integrity": "openssl_runtime",
+    "python.hashlib": "python",
+    "python.ssl": "python",
+    "tools.required": "tools",
+    "wolfssl.fips": "wolfssl",
+}
+
+
 def all_checks() -> list[Check]:
     """Every built-in check, ordered by ID."""
+    import pkgutil  # here: a selection of indexed checks (fipscheck.status()) needs no listing
+
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
     return sorted(_REGISTRY.values(), key=lambda c: c.id)
+
+
+def checks_named(ids: Iterable[str]) -> list[Check]:
+    """The checks with these IDs, ordered by ID, importing only their modules (all of them
+    when one is not in INDEX); raises ValueError naming unknown IDs."""
+    wanted = set(ids)
+    for module in sorted({INDEX[i] for i in wanted if i in INDEX}):
+        importlib.import_module(f"{__name__}.{module}")
+    if not wanted <= _REGISTRY.keys():
+        all_checks()
+    unknown = wanted - _REGISTRY.keys()
+    if unknown:
+        raise ValueError(f"unknown check ID(s): {', '.join(sorted(unknown))}")
+    return sorted((_REGISTRY[i] for i in wanted), key=lambda c: c.id)

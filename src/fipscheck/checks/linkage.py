@@ -45,7 +45,7 @@ def _row(closure: Closure, problem: str | None) -> dict[str, object]:
 @check("linkage.libcrypto", "Every program that uses libcrypto resolves, as ld.so would, to "
        "the libcrypto the FIPS provider belongs to; no statically linked crypto")
 def libcrypto_linkage(ctx: ScanContext) -> Outcome:
-    found = linkage(ctx)
+    found = ctx.evidence(linkage)
     fips = {c.path for c in found.copies if c.is_fips}
     judged = [(c, _problem(c, fips)) for c in found.closures]
     bad = [_row(c, p) for c, p in judged if p]

@@ -28,6 +28,7 @@ HEADER_SIZE = 32
 FLAG_BIG_ENDIAN, FLAG_INLINE = 1, 2
 ALIGN = 16  # the blob's alignment, where the search looks when there are no section headers
 SEARCH_WINDOW = 64 << 10  # Go's linker puts the blob near the start of the data segment
+MAX_LOAD_SEGMENTS = 16
 MAX_STRING = 1 << 20
 SENTINEL = 16  # modinfo is wrapped in 16 bytes of sentinel on each side
 
@@ -186,22 +187,23 @@ def parse_buildinfo(elf: ElfFile, blob: bytes) -> GoBuildInfo:
 
 
 def _find_blob(elf: ElfFile) -> bytes | None:
-    """Without section headers: the magic at an aligned address near a segment's start."""
-    for seg in (s for s in elf.segments if s.type == PT_LOAD):
-        window = elf.read_vaddr(seg.vaddr, min(seg.filesz, SEARCH_WINDOW))
-        for at in range(-seg.vaddr % ALIGN, len(window) - HEADER_SIZE, ALIGN):
+    """Without section headers: the magic at an aligned address near a segment's start (Go
+    binaries have three or four PT_LOAD segments: a file naming more is only searched in its
+    first MAX_LOAD_SEGMENTS distinct ones, so a crafted table cannot multiply the reads)."""
+    loads = dict.fromkeys((s.vaddr, s.filesz) for s in elf.segments if s.type == PT_LOAD)
+    for vaddr, filesz in list(loads)[:MAX_LOAD_SEGMENTS]:
+        window = elf.read_vaddr(vaddr, min(filesz, SEARCH_WINDOW))
+        for at in range(-vaddr % ALIGN, len(window) - HEADER_SIZE, ALIGN):
             if window.startswith(MAGIC, at):
-                return elf.read_vaddr(seg.vaddr + at, min(seg.filesz - at, SEARCH_WINDOW))
+                return elf.read_vaddr(vaddr + at, min(filesz - at, SEARCH_WINDOW))
     return None
 
 
-def _function_names(elf: ElfFile) -> bytes:
-    """The bytes holding the function names: .gopclntab, or every loaded segment when the
-    section headers are gone."""
-    names = elf.section(".gopclntab")
-    if names is not None:
-        return names
-    return b"".join(elf.read_vaddr(s.vaddr, s.filesz) for s in elf.segments if s.type == PT_LOAD)
+def _markers(elf: ElfFile) -> frozenset[str]:
+    """Keys of MARKERS found among the function names: in .gopclntab, or in what the loaded
+    segments map when the section headers are gone (searched in place, each region once)."""
+    names = elf.section_ranges(".gopclntab")[:1] if elf.has_section(".gopclntab") else elf.load_ranges()
+    return elf.literals_in(MARKERS, names)
 
 
 def read_go_binary(fs: RootFilesystem, path: str) -> GoBinary | None:
@@ -210,12 +212,10 @@ def read_go_binary(fs: RootFilesystem, path: str) -> GoBinary | None:
 
 
 def _go_binary(path: str, elf: ElfFile) -> GoBinary | None:
-    blob = elf.section(".go.buildinfo") if elf.sections else _find_blob(elf)
+    blob = elf.section(".go.buildinfo") if elf.has_sections else _find_blob(elf)
     if blob is None:
         return None
-    names = _function_names(elf)
-    return GoBinary(path, parse_buildinfo(elf, blob), elf.interpreter,
-                    frozenset(key for key, marker in MARKERS.items() if marker in names))
+    return GoBinary(path, parse_buildinfo(elf, blob), elf.interpreter, _markers(elf))
 
 
 def go_binaries(ctx: ScanContext) -> GoBinaries:
@@ -224,7 +224,7 @@ def go_binaries(ctx: ScanContext) -> GoBinaries:
     fs = ctx.target.filesystem
     found = GoBinaries([], {})
     for elf in ctx.evidence(inventory).elf:
-        if ".go.buildinfo" not in elf.section_names and elf.section_names:
+        if elf.has_sections and not elf.go_buildinfo:
             continue
         try:
             binary = read_go_binary(fs, elf.path)
@@ -241,5 +241,5 @@ def go_programs(ctx: ScanContext) -> frozenset[str]:
     build info go_binaries found without section headers. go.fips-toolchain judges their
     crypto (BoringCrypto and Go's own FIPS module are linked in statically by design), so the
     linkage and bundled-crypto searches leave them to it."""
-    sections = {e.path for e in ctx.evidence(inventory).elf if ".go.buildinfo" in e.section_names}
+    sections = {e.path for e in ctx.evidence(inventory).elf if e.go_buildinfo}
     return frozenset(sections | {b.path for b in ctx.evidence(go_binaries).binaries})

@@ -7,6 +7,7 @@ libcrypto copies other than the FIPS provider's, pycryptodome's C modules."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,9 +15,8 @@ from ..elf import ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
 from ..policy import BannedLibrary
 from .gobuild import go_programs
-from .inventory import ElfSummary, inventory, read_elf
+from .inventory import ElfSummary, carried_by, inventory
 from .linkage import is_libcrypto, libcrypto_copies
-from .signatures import LIBCRYPTO_NAME, carried_crypto
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -45,8 +45,26 @@ class BannedLibraries:
     objects_examined: int = 0  # ELF objects among the files
 
 
-def _family(name: str | None, banned: tuple[BannedLibrary, ...]) -> BannedLibrary | None:
-    return next((b for b in banned if name and b.file_name.match(name)), None)
+def family_of(banned: tuple[BannedLibrary, ...]) -> Callable[[str | None], BannedLibrary | None]:
+    """A function giving the first banned family whose file-name pattern matches a name.
+    The families' patterns are joined into one alternation when they can be (one match per
+    name, not one per family: every ELF object's name and SONAME are matched), each in a
+    group whose number tells the family (an outer group closes last: ``lastindex``); not
+    when flags differ or a group reference would be broken by the renumbering."""
+    patterns = [b.file_name for b in banned]
+    if not patterns or len({p.flags for p in patterns}) != 1 or any(
+            p.groupindex or re.search(r"\\\d|\(\?P=|\(\?\(", p.pattern) for p in patterns):
+        return lambda name: next((b for b in banned if name and b.file_name.match(name)), None)
+    groups, number = {}, 1
+    for family in banned:
+        groups[number] = family
+        number += 1 + family.file_name.groups
+    joined = re.compile("|".join(f"({p.pattern})" for p in patterns), patterns[0].flags)
+
+    def first(name: str | None) -> BannedLibrary | None:
+        match = joined.match(name) if name else None
+        return groups[match.lastindex] if match else None
+    return first
 
 
 # pycryptodome's C modules: one finding per installed package, its modules as evidence.
@@ -59,9 +77,8 @@ def _bundled(ctx: ScanContext, elf: ElfSummary, fips_tree: tuple[str, ...],
     if (elf.type not in (ET_EXEC, ET_DYN) or elf.path.startswith(fips_tree)
             or elf.path in ctx.evidence(go_programs)):
         return None
-    needs = any(LIBCRYPTO_NAME.match(n) for n in elf.dynamic.needed)
     try:
-        carried = read_elf(ctx.target.filesystem, elf.path, lambda e: carried_crypto(e, needs))
+        carried = carried_by(ctx.target.filesystem, elf, elf.needs_libcrypto)
     except (ElfError, OSError) as error:
         malformed[elf.path] = str(error)
         return None
@@ -74,7 +91,7 @@ def _bundled(ctx: ScanContext, elf: ElfSummary, fips_tree: tuple[str, ...],
 
 def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
     fs = ctx.target.filesystem
-    banned = ctx.policy.banned_libraries
+    family_of_name = family_of(ctx.policy.banned_libraries)
     files = ctx.evidence(inventory)
     copies = {c.path: c for c in ctx.evidence(libcrypto_copies)}
     # A libcrypto's provider and engine directories are part of its build (the padlock
@@ -87,7 +104,7 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
     malformed = dict(files.malformed)
     for elf in files.elf:
         soname = elf.dynamic.soname
-        family = _family(soname, banned) or _family(elf.path.rsplit("/", 1)[-1], banned)
+        family = family_of_name(soname) or family_of_name(elf.path.rsplit("/", 1)[-1])
         copy = copies.get(elf.path) if is_libcrypto(elf) else None
         if family:
             found[elf.path] = BannedLibraryFound(elf.path, family.family, family.reason, soname)

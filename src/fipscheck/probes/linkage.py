@@ -27,13 +27,10 @@ from ..elf import DF_1_NODEFLIB, DF_1_PIE, ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
 from ..loader import LoaderConfig, default_dirs, loader_config
 from .gobuild import go_programs
-from .inventory import ElfSummary, inventory, read_elf
+from .inventory import ElfSummary, carried_by, inventory, openssl_build, read_elf
 from .signatures import (
     LIBCRYPTO_NAME,
     CryptoSignature,
-    banners,
-    carried_crypto,
-    compiled_dirs,
     openssl_version,
     provider_version,
 )
@@ -46,7 +43,7 @@ DST = re.compile(r"\$(\{ORIGIN\}|ORIGIN)")
 
 
 def is_libcrypto(elf: ElfSummary) -> bool:
-    return bool(LIBCRYPTO_NAME.match(elf.dynamic.soname or posixpath.basename(elf.path)))
+    return elf.is_libcrypto
 
 
 @dataclass(frozen=True)
@@ -75,17 +72,20 @@ def libcrypto_copies(ctx: ScanContext) -> list[LibcryptoCopy]:
     fs = ctx.target.filesystem
     modules_env = ctx.target.config.env.get("OPENSSL_MODULES")
     copies = []
+    modules: dict[str, str | None] = {}  # provider module -> its version
     for elf in ctx.evidence(inventory).elf:
         if not is_libcrypto(elf):
             continue
-        found, dirs = read_elf(fs, elf.path, lambda e: (banners(e), compiled_dirs(e)))
+        found, dirs = openssl_build(elf)
         versions = [v for v in map(openssl_version, found) if v]
         directory = modules_env or dirs.get("MODULESDIR")
         module = f"{directory.rstrip('/')}/fips.so" if directory else None
         module_version = None
-        if module and fs.is_file(module):
+        if module in modules:  # copies of one build share their provider directory
+            module_version = modules[module]
+        elif module and fs.is_file(module):
             try:
-                module_version = read_elf(fs, module, provider_version)
+                module_version = modules[module] = read_elf(fs, module, provider_version)
             except (ElfError, OSError) as error:
                 raise EvidenceError(f"cannot read the FIPS provider {module}: {error}") from None
         else:
@@ -128,15 +128,20 @@ class Linkage:
 
 
 class Resolver:
-    """ld.so's search, with the answers for one directory and name remembered."""
+    """ld.so's search, with the answers remembered: for one directory and name, and for one
+    name searched in the same list of directories (most objects have no DT_RPATH or
+    DT_RUNPATH, so one answer serves every object that needs that name)."""
 
     def __init__(self, fs: RootFilesystem, elves: list[ElfSummary], config: LoaderConfig,
                  ld_library_path: str) -> None:
         self.fs = fs
         self.by_path = {e.path: e for e in elves}
         self.config = config
-        self.ld_library_path = [d for d in re.split("[:;]", ld_library_path) if d.startswith("/")]
+        self.ld_library_path = tuple(d for d in re.split("[:;]", ld_library_path) if d.startswith("/"))
         self._seen: dict[str, str | None] = {}
+        self._answers: dict[tuple, tuple[ElfSummary, str] | None] = {}
+        self._closures: dict[tuple, tuple[str, set[str], list[Resolved], list[tuple[str, str]]]] = {}
+        self.libcrypto = {e.path for e in elves if e.is_libcrypto}
 
     def _candidate(self, directory: str, name: str, arch: tuple[int, int]) -> ElfSummary | None:
         path = f"{directory.rstrip('/')}/{name}"
@@ -156,9 +161,10 @@ class Resolver:
                 return elf, step
         return None
 
-    def search(self, name: str, loader: ElfSummary, origin: dict[str, str],
-               chain: list[ElfSummary], arch: tuple[int, int]):
-        """(object, step) for a DT_NEEDED name requested by ``loader``, or None."""
+    def search(self, name: str, loader: ElfSummary, chain: list[ElfSummary],
+               arch: tuple[int, int]) -> tuple[ElfSummary, str] | None:
+        """(object, step) for a DT_NEEDED name requested by ``loader``, whose loaders up to
+        the program are ``chain`` (``loader`` first), or None."""
         if "/" in name:
             return self._first([posixpath.dirname(name) or "/"], posixpath.basename(name), arch,
                                "path in DT_NEEDED")
@@ -166,16 +172,24 @@ class Resolver:
         if not loader.dynamic.runpath:
             for obj in chain:  # the requesting object, then the objects that loaded it
                 if obj.dynamic.rpath and not obj.dynamic.runpath:
-                    steps.append((_expand(obj.dynamic.rpath, origin[obj.path]),
-                                  f"DT_RPATH of {obj.path}"))
+                    steps.append((_expand(obj.dynamic.rpath, obj.path), f"DT_RPATH of {obj.path}"))
         steps.append((self.ld_library_path, "LD_LIBRARY_PATH"))
-        steps.append((_expand(loader.dynamic.runpath, origin[loader.path]),
-                      f"DT_RUNPATH of {loader.path}"))
+        if loader.dynamic.runpath:
+            steps.append((_expand(loader.dynamic.runpath, loader.path),
+                          f"DT_RUNPATH of {loader.path}"))
+        nodeflib = bool(loader.dynamic.flags_1 & DF_1_NODEFLIB)
+        key = (name, arch, nodeflib, *(step for step in steps if step[0]))
+        if key not in self._answers:
+            self._answers[key] = self._search(name, steps, nodeflib, arch)
+        return self._answers[key]
+
+    def _search(self, name: str, steps: list[tuple[tuple[str, ...], str]], nodeflib: bool,
+                arch: tuple[int, int]) -> tuple[ElfSummary, str] | None:
         for dirs, step in steps:
             hit = self._first(dirs, name, arch, step)
             if hit:
                 return hit
-        if loader.dynamic.flags_1 & DF_1_NODEFLIB:
+        if nodeflib:
             return None
         if self.config.cache is not None:
             for path in self.config.cache.get(name, ()):
@@ -188,47 +202,88 @@ class Resolver:
         return (self._first(self.config.conf_dirs, name, arch, conf_step)
                 or self._first(default_dirs(arch), name, arch, "default directory"))
 
-    def closure(self, root: ElfSummary) -> tuple[list[tuple[ElfSummary, Resolved]],
+    def libcrypto_closure(self, root: ElfSummary) -> tuple[list[Resolved], list[tuple[str, str]]]:
+        """The libcrypto files loaded with ``root`` (how each was found, and for which
+        object), and the names not found (with the object that needed them).
+
+        Without DT_RPATH and DT_RUNPATH of its own, a program's closure depends only on its
+        name, its DT_NEEDED list, its architecture and DF_1_NODEFLIB (every search is the
+        same), so programs alike share one breadth-first walk, their own path put in where
+        it appears. Not when the walk met the program itself: ld.so does not load a file
+        twice, so there the path decides."""
+        dynamic = root.dynamic
+        key = None
+        if not (dynamic.rpath or dynamic.runpath):
+            # everything of the program that the walk depends on: a search that comes to
+            # depend on more of it must add that here
+            key = (dynamic.soname or posixpath.basename(root.path), dynamic.needed, root.arch,
+                   dynamic.flags_1 & DF_1_NODEFLIB)
+            known = self._closures.get(key)
+            if known is not None and root.path not in known[1]:
+                first, _, libcrypto, missing = known
+                return ([Resolved(r.path, r.found_by,
+                                  root.path if r.needed_by == first else r.needed_by)
+                         for r in libcrypto],
+                        [(name, root.path if by == first else by) for name, by in missing])
+        found, missing, met_itself = self._walk(root)
+        libcrypto = [Resolved(obj.path, step, by) for obj, step, by in found
+                     if obj.path in self.libcrypto]
+        if key is not None and not met_itself:
+            self._closures[key] = (root.path, {obj.path for obj, _, _ in found}, libcrypto, missing)
+        return libcrypto, missing
+
+    def closure(self, root: ElfSummary) -> tuple[list[tuple[ElfSummary, str, str]],
                                                   list[tuple[str, str]]]:
-        """Every object loaded with ``root`` and how it was found; names not found."""
+        """Every object loaded with ``root``, with the search step that found it and the
+        object that needed it; names not found, with the object that needed them."""
+        found, missing, _ = self._walk(root)
+        return found, missing
+
+    def _walk(self, root: ElfSummary) -> tuple[list[tuple[ElfSummary, str, str]],
+                                               list[tuple[str, str]], bool]:
+        """closure(), and whether the walk met the program itself under another name."""
+        met_itself = False
         loaded = {root.dynamic.soname or posixpath.basename(root.path): root.path}
         loader_of: dict[str, ElfSummary | None] = {root.path: None}
-        origin = {root.path: posixpath.dirname(root.path)}
-        found, missing = [], []
+        found: list[tuple[ElfSummary, str, str]] = []
+        missing: list[tuple[str, str]] = []
         queue = deque([root])
         while queue:
             obj = queue.popleft()
-            chain, up = [], obj
-            while up is not None:
-                chain.append(up)
-                up = loader_of[up.path]
+            chain: list[ElfSummary] = []
             for name in obj.dynamic.needed:
                 if name in loaded:
                     continue
-                hit = self.search(name, obj, origin, chain, root.arch)
+                if not chain:
+                    up: ElfSummary | None = obj
+                    while up is not None:
+                        chain.append(up)
+                        up = loader_of[up.path]
+                hit = self.search(name, obj, chain, root.arch)
                 if hit is None:
                     missing.append((name, obj.path))
                     continue
                 elf, step = hit
                 loaded[name] = elf.path
                 if elf.path in loader_of:  # the same file under another name
+                    met_itself = met_itself or elf.path == root.path
                     continue
                 if elf.dynamic.soname:
                     loaded.setdefault(elf.dynamic.soname, elf.path)
                 loader_of[elf.path] = obj
-                # ld.so takes $ORIGIN from the directory it opened the object in, links
-                # unresolved; the resolved one differs only for symlinked directories.
-                origin[elf.path] = posixpath.dirname(elf.path)
-                found.append((elf, Resolved(elf.path, step, obj.path)))
+                found.append((elf, step, obj.path))
                 queue.append(elf)
-        return found, missing
+        return found, missing, met_itself
 
 
-def _expand(dirs: tuple[str, ...], origin: str) -> list[str]:
-    """Search directories with $ORIGIN substituted; ones with other substitutions ($LIB,
-    $PLATFORM) or relative ones are dropped, as they name no fixed place in the root."""
+def _expand(dirs: tuple[str, ...], path: str) -> tuple[str, ...]:
+    """Search directories of the object at ``path`` with $ORIGIN substituted; ones with other
+    substitutions ($LIB, $PLATFORM) or relative ones are dropped, as they name no fixed place
+    in the root. ld.so takes $ORIGIN from the directory it opened the object in, links
+    unresolved; the resolved one differs only for symlinked directories."""
+    origin = posixpath.dirname(path)
     expanded = (DST.sub(origin, d) for d in dirs)
-    return [d for d in expanded if d.startswith("/") and "$" not in d]
+    return tuple(d for d in expanded if d.startswith("/") and "$" not in d)
 
 
 def _is_static_program(elf: ElfSummary) -> bool:
@@ -254,16 +309,16 @@ def linkage(ctx: ScanContext) -> Linkage:
                 left_to_go.append(elf.path)
                 continue
             try:
-                carried = read_elf(fs, elf.path, lambda e: carried_crypto(e, False))
+                carried = carried_by(fs, elf, False)
             except (ElfError, OSError) as error:
                 malformed[elf.path] = str(error)
                 continue
             if carried:
                 closures.append(Closure(elf.path, carried=carried))
             continue
-        loaded, missing = resolver.closure(elf)
+        libcrypto, missing = resolver.libcrypto_closure(elf)
         unresolved += [(elf.path, name, by) for name, by in missing]
-        closure = Closure(elf.path, [r for obj, r in loaded if is_libcrypto(obj)], missing)
+        closure = Closure(elf.path, libcrypto, missing)
         if closure.needs_libcrypto:
             closures.append(closure)
     return Linkage(closures, ctx.evidence(libcrypto_copies), config.cache_note, config.problems,

@@ -13,14 +13,17 @@ from dataclasses import dataclass
 
 from ..elf import ElfFile
 
-# One pattern per banner, each starting with a literal: the regex engine then skips ahead
-# with a fast literal search, where one alternation would try every byte (profiled on the
-# bench root: 1.0 s for the alternation, 0.26 s for the three). BoringSSL's banner is the bare word, which
-# other libraries mention too (curl lists its TLS backends): its symbols decide.
+# One pattern per banner, each with the literal it starts with: the pattern is only tried
+# where a literal search finds that (one alternation would try every byte: profiled on a
+# trixie root, 1.0 s for the alternation, 0.26 s for three patterns, less again for three
+# literal searches). BoringSSL's banner is the bare word, which other libraries mention too
+# (curl lists its TLS backends): its symbols decide. Every pattern here matches a bounded
+# number of bytes (ElfFile.search runs them in overlapping steps; tests/test_elf.py checks).
 VERSION_BANNERS = (
-    re.compile(rb"OpenSSL \d+\.\d+\.\d+[a-z]?(?:-[\w.]+)? {1,2}\d{1,2} [A-Z][a-z]{2} \d{4}"),
-    re.compile(rb"AWS-LC(?: FIPS)? \d+\.\d+\.\d+"),
-    re.compile(rb"LibreSSL \d+\.\d+\.\d+"),
+    (b"OpenSSL ", re.compile(
+        rb"OpenSSL \d{1,9}\.\d{1,9}\.\d{1,9}[a-z]?(?:-[\w.]{1,64})? {1,2}\d{1,2} [A-Z][a-z]{2} \d{4}")),
+    (b"AWS-LC", re.compile(rb"AWS-LC(?: FIPS)? \d{1,9}\.\d{1,9}\.\d{1,9}")),
+    (b"LibreSSL ", re.compile(rb"LibreSSL \d{1,9}\.\d{1,9}\.\d{1,9}")),
 )
 # The credit line of OpenSSL's assembly primitives (shared by BoringSSL, AWS-LC and ring):
 # present even in a stripped static binary that never prints a version.
@@ -31,7 +34,11 @@ CRYPTOGAMS_LINE = re.compile(re.escape(CRYPTOGAMS.encode()))
 # OPENSSL_ia32cap, "SSL routines"). One literal pass over .rodata (in the bench root 61 of
 # 1426 objects have it) decides whether the regex and the .text search run at all.
 MENTIONS = (b"SSL",)
-COMPILED_DIRS = re.compile(rb'(?:OPENSSLDIR|MODULESDIR|ENGINESDIR): "[^"\0]{1,4096}"')
+# One pattern per directory, each tried where its name occurs (matches of different names
+# cannot overlap: a quoted value holds no quote).
+COMPILED_DIRS = tuple((name, re.compile(re.escape(name) + rb': "[^"\0]{1,4096}"'))
+                      for name in (b"OPENSSLDIR", b"MODULESDIR", b"ENGINESDIR"))
+PROVIDER_VERSION = re.compile(rb"(?<=\0)\d{1,9}\.\d{1,9}\.\d{1,9}(?=\0)")
 LIBCRYPTO_NAME = re.compile(r"^libcrypto(-[0-9a-f]{8})?\.so(\.[\d.]+)?$")
 
 # Symbol prefixes and names that only a crypto library defines. ``ring`` and ``aws-lc-rs``
@@ -45,10 +52,13 @@ SYMBOL_FAMILIES = (
      "defines OpenSSL's crypto functions itself"),
 )
 
-SYMBOL_HINT = re.compile(rb"\0(?:ring_core_|aws_lc_|BORINGSSL_self_test\0|EVP_DigestInit_ex\0"
-                         rb"|OPENSSL_init_crypto\0|SHA256_Init\0)")
-SYMBOL_HINT_LITERALS = (b"ring_core_", b"aws_lc_", b"BORINGSSL_self_test", b"EVP_DigestInit_ex",
-                        b"OPENSSL_init_crypto", b"SHA256_Init")
+# The names SYMBOL_FAMILIES match, as they appear in a string table (after the NUL that ends
+# the previous name; whole names end with one): an object whose string tables hold none of
+# these defines none of those symbols, and its symbol tables are never decoded.
+SYMBOL_STARTS = (b"ring_core_", b"aws_lc_", b"BORINGSSL_self_test", b"EVP_DigestInit_ex",
+                 b"OPENSSL_init_crypto", b"SHA256_Init")  # what a matching name starts with
+SYMBOL_MARKS = (b"\0ring_core_", b"\0aws_lc_", b"\0BORINGSSL_self_test\0", b"\0EVP_DigestInit_ex\0",
+                b"\0OPENSSL_init_crypto\0", b"\0SHA256_Init\0")
 
 
 @dataclass(frozen=True)
@@ -65,9 +75,10 @@ def banners(elf: ElfFile, assembly: bool = True) -> list[str]:
     for that literal only)."""
     if not elf.contains(MENTIONS, (".rodata",)):
         return []  # nothing names an SSL library: no banner, and no reason to read .text
-    found = [b for pattern in VERSION_BANNERS for b in elf.search(pattern, (".rodata",))]
+    found = [b for prefix, pattern in VERSION_BANNERS
+             for b in elf.search(pattern, (".rodata",), starts_with=prefix)]
     if assembly:
-        found += elf.search(CRYPTOGAMS_LINE, (".text",), hints=(CRYPTOGAMS.encode(),))
+        found += elf.search(CRYPTOGAMS_LINE, (".text",), starts_with=CRYPTOGAMS.encode())
     return [b.decode("ascii", "replace") for b in sorted(set(found))]
 
 
@@ -83,45 +94,48 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
     """The crypto this object carries itself, or None. ``needs_libcrypto``: it has a
     DT_NEEDED libcrypto (then a banner is only the version it was compiled against)."""
     symbols: dict[str, list[str]] = {}
-    reasons = {family: why for _, family, why in SYMBOL_FAMILIES}
     # Decoding every symbol costs far more than searching the string tables once; most
     # objects name none of these, and then their symbol tables are never decoded.
-    named = elf.search(SYMBOL_HINT, (".dynstr", ".strtab"), hints=SYMBOL_HINT_LITERALS)
-    for name in elf.symbol_names(defined_only=True) if named else ():
+    named = elf.contains(SYMBOL_MARKS, (".dynstr", ".strtab"))
+    for name in elf.symbol_names(defined_only=True, starting_with=SYMBOL_STARTS) if named else ():
         family = next((f for pattern, f, _ in SYMBOL_FAMILIES if pattern.match(name)), None)
         if family:
             symbols.setdefault(family, []).append(name)
     # An object that loads a libcrypto is not searched for assembly of its own: it uses
     # that libcrypto (whose own copies are judged as copies), and .text is most of the bytes.
-    found = tuple(sorted(banners(elf, assembly=not needs_libcrypto),
-                         key=lambda b: b == CRYPTOGAMS))  # versions first
+    found = banners(elf, assembly=not needs_libcrypto)
+    if not (symbols or found):
+        return None  # most objects: nothing more to decide
+    found = sorted(found, key=lambda b: b == CRYPTOGAMS)  # versions first
+    reasons = {family: why for _, family, why in SYMBOL_FAMILIES}
     if symbols:
         # A named library (ring, BoringSSL...) says more than OpenSSL-compatible functions.
         versions = [b for b in found if b != CRYPTOGAMS]
         family = next((f for f in symbols if f != "openssl"), None) or (
             _banner_family(versions[0]) if versions else "openssl")
         names = symbols.get(family) or symbols["openssl"]
-        return CryptoSignature(family, reasons.get(family, reasons["openssl"]), found,
+        return CryptoSignature(family, reasons.get(family, reasons["openssl"]), tuple(found),
                                tuple(sorted(set(names))[:5]))
     if CRYPTOGAMS in found:
         return CryptoSignature(_banner_family(found[0]), "carries OpenSSL-derived assembly "
-                               "crypto primitives (CRYPTOGAMS)", found)
+                               "crypto primitives (CRYPTOGAMS)", tuple(found))
     if found and not needs_libcrypto:
         return CryptoSignature(_banner_family(found[0]), "carries a crypto library's version "
-                               "banner and loads no libcrypto", found)
+                               "banner and loads no libcrypto", tuple(found))
     return None
 
 
 def compiled_dirs(elf: ElfFile) -> dict[str, str]:
     """The directories compiled into an OpenSSL 3 libcrypto (what ``openssl version -d -e
     -m`` prints), as ``{"OPENSSLDIR": ..., "ENGINESDIR": ..., "MODULESDIR": ...}``."""
-    return dict(m.decode("utf-8", "surrogateescape").rstrip('"').split(': "', 1)
-                for m in elf.search(COMPILED_DIRS))
+    found = sorted({m for name, pattern in COMPILED_DIRS
+                    for m in elf.search(pattern, starts_with=name)})
+    return dict(m.decode("utf-8", "surrogateescape").rstrip('"').split(': "', 1) for m in found)
 
 
 def provider_version(elf: ElfFile) -> str | None:
     """The version an OpenSSL 3 provider module reports: its only bare x.y.z string."""
-    found = elf.search(re.compile(rb"(?<=\0)\d+\.\d+\.\d+(?=\0)"))
+    found = elf.search(PROVIDER_VERSION)
     return found[0].decode() if len(found) == 1 else None
 
 

@@ -1,0 +1,1 @@
+"""fipscheck benchmarks: `bench/run` (see __main__.py)."""
