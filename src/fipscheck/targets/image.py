@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from docker.errors import APIError, ImageNotFound
+from docker.errors import APIError
 
 from ..errors import TargetError
 from ..interrupts import signals_deferred
@@ -22,6 +22,8 @@ from .engine import (
     reap_orphans,
     remove_container,
 )
+from .oci import Platform
+from .pull import describe_engine_image, engine_image
 
 KEEPALIVE = ["sleep", "infinity"]
 
@@ -29,15 +31,10 @@ KEEPALIVE = ["sleep", "infinity"]
 class ImageTarget(DockerContainerTarget):
     kind = "image"
 
-    def __init__(self, image: str) -> None:
+    def __init__(self, image: str, pull: str = "missing", platform: Platform | None = None) -> None:
         client = docker_client()
         reap_orphans(client)
-        try:
-            self._image = client.images.get(image)
-        except ImageNotFound:
-            raise TargetError(f"no such image: {image}") from None
-        except APIError as error:
-            raise TargetError(f"cannot inspect image {image}: {error.explanation}") from None
+        self._image = engine_image(client, image, pull, platform)
         container = None
         try:
             # Interrupts (Ctrl-C, SIGTERM) are held until this object holds the container, so
@@ -56,8 +53,8 @@ class ImageTarget(DockerContainerTarget):
             raise
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "image_id": self._image.id,
-                "tags": list(self._image.tags), **self._export_evidence()}
+        return {"kind": self.kind, "name": self.name, "source": "docker",
+                **describe_engine_image(self._image), **self._export_evidence()}
 
     @property
     def config(self) -> TargetConfig:
