@@ -182,3 +182,161 @@ def static_scan(image):
             reports[name] = {r.id: r for r in report.checks}
         return reports[name]
     return scanned
+
+
+# -- image sources: a real registry on loopback, docker save archives, OCI layouts by skopeo --
+
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}/data
+http:
+  addr: 127.0.0.1:{port}
+  secret: fipscheck-test
+{auth}"""
+HTPASSWD_AUTH = """\
+auth:
+  htpasswd:
+    realm: fipscheck-test
+    path: {root}/htpasswd
+"""
+REGISTRY_USER, REGISTRY_PASSWORD = "alice", "s3cret-for-tests"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LocalRegistry:
+    """Debian's docker-registry (the distribution registry) on a free loopback port."""
+
+    def __init__(self, root, auth: bool) -> None:
+        import requests
+
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.auth = (REGISTRY_USER, REGISTRY_PASSWORD) if auth else None
+        if auth:
+            hashed = subprocess.run(["htpasswd", "-Bbn", REGISTRY_USER, REGISTRY_PASSWORD],
+                                    capture_output=True, text=True, check=True).stdout
+            (root / "htpasswd").write_text(hashed)
+        (root / "config.yml").write_text(REGISTRY_CONFIG.format(
+            root=root, port=self.port, auth=HTPASSWD_AUTH.format(root=root) if auth else ""))
+        self._log = open(root / "registry.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")],
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                requests.get(f"http://{self.host}/v2/", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"docker-registry did not answer on {self.host}: {(root / 'registry.log').read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self._log.close()
+
+    def push(self, engine: docker.DockerClient, image_name: str, repository: str, tag: str = "latest") -> str:
+        """Push an engine image here as REPOSITORY:TAG; returns the pushed reference."""
+        reference = f"{self.host}/{repository}"
+        engine.images.get(image_name).tag(reference, tag)
+        try:
+            auth = {"username": self.auth[0], "password": self.auth[1]} if self.auth else None
+            for event in engine.images.push(reference, tag, stream=True, decode=True, auth_config=auth):
+                assert "error" not in event, event
+        finally:
+            engine.images.remove(f"{reference}:{tag}")  # only the tag: the engine keeps the image
+        return f"{reference}:{tag}"
+
+    def digest(self, repository: str, tag: str) -> str:
+        import requests
+
+        answer = requests.head(f"http://{self.host}/v2/{repository}/manifests/{tag}", auth=self.auth,
+                               headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+                                                  "application/vnd.oci.image.index.v1+json"}, timeout=30)
+        answer.raise_for_status()
+        return answer.headers["Docker-Content-Digest"]
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """An open registry on loopback (the engine pushes to 127.0.0.0/8 over plain HTTP)."""
+    running = LocalRegistry(tmp_path_factory.mktemp("registry"), auth=False)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory):
+    """A registry that asks for basic authentication (htpasswd, bcrypt)."""
+    running = LocalRegistry(tmp_path_factory.mktemp("auth-registry"), auth=True)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def saved(engine, image, tmp_path_factory):
+    """``docker save`` archives of engine images, made once per session."""
+    archives: dict[str, str] = {}
+    directory = tmp_path_factory.mktemp("saved")
+
+    def save(name: str) -> str:
+        if name not in archives:
+            path = directory / (name.replace("/", "_").replace(":", "_") + ".tar")
+            with open(path, "wb") as out:
+                for chunk in engine.images.get(image(name)).save(named=True):
+                    out.write(chunk)
+            archives[name] = str(path)
+        return archives[name]
+    return save
+
+
+LAYERS_DOCKERFILE = """\
+FROM fipscheck-base:trixie
+RUN mkdir -p /data/gone-dir/sub /data/opaque /data/dir \\
+ && echo one > /data/dir/gone && echo keep > /data/keep && echo old > /data/opaque/old \\
+ && echo orig > /data/file-to-dir && mkdir /data/dir-to-file && echo x > /data/dir-to-file/inner \\
+ && echo deep > /data/gone-dir/sub/deep && ln -s keep /data/link
+RUN rm /data/dir/gone && rm -rf /data/opaque /data/gone-dir && mkdir /data/opaque \\
+ && echo new > /data/opaque/new && ln /data/keep /data/hardlink \\
+ && rm /data/file-to-dir && mkdir /data/file-to-dir && rm -r /data/dir-to-file \\
+ && echo file > /data/dir-to-file && chmod 0750 /data/dir \\
+ && printf '#!/bin/sh\\n' > /data/tool && chmod 0755 /data/tool \\
+ && rm -f /usr/lib/x86_64-linux-gnu/libhogweed.so.6* && ln -sf /data/missing /data/link
+ENV OPENSSL_CONF=/data/openssl.cnf GODEBUG=fips140=on
+WORKDIR /data
+USER 1000
+"""
+
+
+@pytest.fixture(scope="session")
+def layered_image(engine, image, tmp_path_factory):
+    """A small image whose later layer deletes files and directories (whiteouts), empties and
+    recreates directories (opaque), replaces a file by a directory and back, hard-links a
+    file of a lower layer and changes a mode: built once per session, removed after."""
+    image("fipscheck-base:trixie")
+    context = tmp_path_factory.mktemp("layers")
+    (context / "Dockerfile").write_text(LAYERS_DOCKERFILE)
+    name = f"fipscheck-test/layers:{os.getpid()}"
+    built, _ = engine.images.build(path=str(context), tag=name, network_mode="none", rm=True)
+    yield name
+    engine.images.remove(built.id, force=True)
+
+
+def skopeo(*args: str) -> None:
+    """Debian's skopeo (installed by scripts/testbed setup), for OCI layouts made by a tool
+    other than fipscheck."""
+    subprocess.run(["skopeo", "--insecure-policy", *args], check=True, capture_output=True, timeout=600)

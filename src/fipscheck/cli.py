@@ -15,7 +15,6 @@ from .policy import Policy
 from .render import to_json, to_text
 from .runner import scan
 from .targets import SourceOptions, open_target
-from .targets.oci import Platform
 from .targets.sources import PULL_POLICIES
 
 
@@ -62,13 +61,6 @@ def _add_source_options(scan_cmd: argparse.ArgumentParser) -> None:
                          help="environment of a dir: source (repeatable; overrides --config)")
 
 
-def source_options(pull: str, platform: str | None, insecure: bool, config: str,
-                   env: list[str]) -> SourceOptions:
-    """SourceOptions from command-line values (shared with the pytest plugin)."""
-    return SourceOptions(pull=pull, platform=Platform.parse(platform) if platform else None,
-                         insecure_registry=insecure, config_file=config, env=tuple(env))
-
-
 def _add_process_commands(commands) -> None:
     status_cmd = commands.add_parser("status", help="check this Python process (as fipscheck.status())")
     status_cmd.add_argument("--format", choices=("text", "json"), default="text")
@@ -100,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
     policy = Policy(required_tools=tuple(args.require_tool))
     try:
-        options = source_options(args.pull, args.platform, args.insecure_registry, args.config, args.env)
+        options = SourceOptions.from_arguments(args.pull, args.platform, args.insecure_registry, args.config, args.env)
         with open_target(kind, getattr(args, kind), options) as target:
             report = scan(target, policy, checks=args.check)
         print(to_json(report) if args.format == "json" else to_text(report))

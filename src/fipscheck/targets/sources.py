@@ -60,6 +60,13 @@ class SourceOptions:
     config_file: str = ""
     env: tuple[str, ...] = ()
 
+    @classmethod
+    def from_arguments(cls, pull: str, platform: str | None, insecure_registry: bool,
+                       config_file: str, env: list[str]) -> SourceOptions:
+        """From the values of the command line's (or the pytest plugin's) options."""
+        return cls(pull, Platform.parse(platform) if platform else None, insecure_registry,
+                   config_file, tuple(env))
+
 
 def open_source(text: str, options: SourceOptions | None = None) -> Target:
     """Open the target a source string names; raises TargetError (or ValueError for a string

@@ -1,0 +1,274 @@
+"""Image sources: the grammar, layers applied as the engine applies them (compared with the
+engine's own export of the same image), docker save archives, OCI layouts made by skopeo
+(gzip and zstd), tampered blobs, and dir: with a configuration of its own."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import skopeo
+
+from fipscheck import Status
+from fipscheck.errors import TargetError
+from fipscheck.runner import scan
+from fipscheck.targets import ImageTarget, SourceOptions, open_target
+from fipscheck.targets.oci import Platform
+from fipscheck.targets.registry import Reference
+from fipscheck.targets.sources import Source, parse_source
+
+FIPSCHECK = str(Path(sys.executable).with_name("fipscheck"))
+REFERENCE = "fipscheck/openssl-fips:latest"
+# What an engine adds to every container's filesystem (its init layer), and so to its export.
+ENGINE_ADDS = {"/.dockerenv", "/etc/mtab", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev", "/proc", "/sys"}
+
+
+def fipscheck(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([FIPSCHECK, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize(("text", "source"), [
+    ("alpine:3.20", Source("docker", "alpine:3.20")),
+    ("localhost:5000/app:1", Source("docker", "localhost:5000/app:1")),
+    ("docker:docker:5000/app", Source("docker", "docker:5000/app")),
+    ("registry:ghcr.io/org/app@sha256:" + "a" * 64, Source("registry", "ghcr.io/org/app@sha256:" + "a" * 64)),
+    ("docker-archive:./app.tar", Source("docker-archive", "./app.tar")),
+    ("oci-archive:/tmp/app.oci.tar", Source("oci-archive", "/tmp/app.oci.tar")),
+    ("oci-dir:layout:v1", Source("oci-dir", "layout:v1")),
+    ("dir:/srv/root", Source("dir", "/srv/root")),
+])
+def test_source_grammar(text, source):
+    assert parse_source(text) == source
+
+
+def test_a_scheme_without_reference_is_refused():
+    with pytest.raises(ValueError, match="names no registry reference"):
+        parse_source("registry:")
+
+
+@pytest.mark.parametrize(("text", "parts"), [
+    ("alpine", ("docker.io", "library/alpine", "latest", "")),
+    ("org/app:1.2", ("docker.io", "org/app", "1.2", "")),
+    ("127.0.0.1:5000/fips/app", ("127.0.0.1:5000", "fips/app", "latest", "")),
+    ("localhost/app@sha256:" + "b" * 64, ("localhost", "app", "", "sha256:" + "b" * 64)),
+])
+def test_reference_grammar(text, parts):
+    ref = Reference.parse(text)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == parts
+
+
+@pytest.mark.parametrize("bad", ["UPPER/case", "app@sha256:short", "app:bad tag", "host:99999999999999/x/../y"])
+def test_bad_references_are_refused(bad):
+    with pytest.raises(ValueError):
+        Reference.parse(bad)
+
+
+def test_platforms_are_normalised_as_containerd_does():
+    assert str(Platform.parse("linux/arm64/v8")) == "linux/arm64"
+    assert Platform.parse("linux/arm").matches(Platform.parse("linux/arm/v7"))
+    assert not Platform.parse("linux/arm/v6").matches(Platform.parse("linux/arm/v7"))
+    with pytest.raises(ValueError, match="OS/ARCH"):
+        Platform.parse("arm64")
+
+
+# -- layers applied exactly as the engine applies them --------------------------------------
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every name below root: type, permission bits, and content digest or link target;
+    hard links show as one inode group (its members sorted)."""
+    found, inodes = {}, {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(directory, name)
+            rel = "/" + str(path.relative_to(root))
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                found[rel] = ("link", os.readlink(path))
+            elif stat.S_ISDIR(st.st_mode):
+                found[rel] = ("dir", stat.S_IMODE(st.st_mode))
+            else:
+                found[rel] = ("file", stat.S_IMODE(st.st_mode), hashlib.sha256(path.read_bytes()).hexdigest())
+                if st.st_nlink > 1:
+                    inodes.setdefault(st.st_ino, []).append(rel)
+    groups = {tuple(sorted(members)) for members in inodes.values()}
+    return {path: item for path, item in found.items()
+            if not any(path == a or path.startswith(a + "/") for a in ENGINE_ADDS)} | {"links": sorted(groups)}
+
+
+@pytest.fixture(scope="module")
+def engine_tree(layered_image):
+    """The layered image as the engine itself presents it (export of a created container)."""
+    with ImageTarget(layered_image, pull="never") as target:
+        return tree(target.filesystem.root)
+
+
+@pytest.fixture(scope="module")
+def layouts(layered_image, saved, tmp_path_factory):
+    """The layered image as docker save wrote it, and as skopeo wrote it as OCI layouts
+    (gzip, zstd) and an OCI archive."""
+    archive = saved(layered_image)
+    where = tmp_path_factory.mktemp("layouts")
+    skopeo("copy", f"docker-archive:{archive}", f"oci:{where}/gzip:layers")
+    skopeo("copy", "--dest-compress", "--dest-compress-format", "zstd", f"docker-archive:{archive}",
+           f"oci:{where}/zstd:layers")
+    skopeo("copy", f"docker-archive:{archive}", f"oci-archive:{where}/layers.oci.tar")
+    return {"docker-archive": archive, "oci-dir": f"{where}/gzip", "oci-dir zstd": f"{where}/zstd",
+            "oci-archive": f"{where}/layers.oci.tar"}
+
+
+@pytest.mark.parametrize("kind", ["docker-archive", "oci-dir", "oci-dir zstd", "oci-archive"])
+def test_layers_are_applied_as_the_engine_applies_them(kind, layouts, engine_tree):
+    scheme = kind.split()[0]
+    with open_target("image", f"{scheme}:{layouts[kind]}") as target:
+        applied = tree(target.filesystem.root)
+        described = target.describe()
+    assert applied == engine_tree
+    assert described["layers_applied"]["whiteouts"] >= 6  # .wh. files and opaque markers
+    assert described["platform"] == "linux/amd64" and described["layers"] == 3
+    # the cases the later layer exercises, as they must come out
+    assert "/data/dir/gone" not in applied and "/data/gone-dir" not in applied
+    assert "/data/opaque/old" not in applied and applied["/data/opaque/new"][0] == "file"
+    assert applied["/data/file-to-dir"][0] == "dir" and applied["/data/dir-to-file"][0] == "file"
+    assert applied["/data/dir"] == ("dir", 0o750) and applied["/data/tool"][1] == 0o755
+    assert ("/data/hardlink", "/data/keep") in applied["links"]
+    assert applied["/data/link"] == ("link", "/data/missing")
+    assert not any(p.startswith("/usr/lib/x86_64-linux-gnu/libhogweed") for p in applied)
+
+
+def test_the_image_configuration_comes_with_an_archive(layouts):
+    with open_target("image", f"oci-archive:{layouts['oci-archive']}") as target:
+        config = target.config
+        described = target.describe()
+    assert config.env["OPENSSL_CONF"] == "/data/openssl.cnf" and config.env["GODEBUG"] == "fips140=on"
+    assert config.workdir == "/data" and config.user == "1000" and config.cmd == ("/bin/bash",)
+    assert described["config"]["env"]["OPENSSL_CONF"] == "/data/openssl.cnf"
+    assert described["digest"].startswith("sha256:") and described["image_id"].startswith("sha256:")
+
+
+def test_a_tampered_blob_is_an_error(layouts, tmp_path):
+    layout = tmp_path / "tampered"
+    shutil.copytree(layouts["oci-dir"], layout)
+    manifest_digest = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
+    manifest = json.loads((layout / "blobs/sha256" / manifest_digest.split(":")[1]).read_text())
+    last = layout / "blobs/sha256" / manifest["layers"][-1]["digest"].split(":")[1]
+    data = bytearray(last.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    last.write_bytes(bytes(data))
+    done = fipscheck("scan", f"oci-dir:{layout}", "--check", "libraries.banned")
+    assert done.returncode == 2
+    assert "does not match its digest" in done.stdout or "cannot be read" in done.stdout
+
+
+def test_a_named_image_of_a_multi_image_archive(saved, engine, layered_image, tmp_path):
+    both = tmp_path / "both.tar"  # docker save IMAGE IMAGE (the SDK saves one image at a time)
+    answer = engine.api.get(f"{engine.api.base_url}/images/get", stream=True,
+                            params={"names": [layered_image, "fipscheck-base:trixie"]})
+    answer.raise_for_status()
+    with open(both, "wb") as out:
+        for chunk in answer.iter_content(1 << 20):
+            out.write(chunk)
+    with pytest.raises(TargetError, match="holds 2 images: name one"):
+        open_target("image", f"docker-archive:{both}")
+    with open_target("image", f"docker-archive:{both}:fipscheck-base:trixie") as target:
+        assert target.describe()["layers"] == 1
+        assert not target.filesystem.exists("/data")
+
+
+# -- the same verdicts as from the engine ---------------------------------------------------
+
+def test_a_saved_reference_image_gives_the_same_results_as_the_engine(saved, image, no_leaks):
+    from_engine = json.loads(fipscheck("scan", image(REFERENCE), "--format", "json").stdout)
+    archived = fipscheck("scan", f"docker-archive:{saved(REFERENCE)}", "--format", "json")
+    assert archived.returncode == 0, archived.stderr
+    from_archive = json.loads(archived.stdout)
+
+    def results(report: dict) -> list[tuple[str, str, str]]:
+        return [(c["id"], c["status"], re.sub(r"among \d+ files", "among N files", c["message"]))
+                for c in report["checks"]]
+
+    def files_read(report: dict) -> int:
+        banned = next(c for c in report["checks"] if c["id"] == "libraries.banned")
+        return int(re.search(r"among (\d+) files", banned["message"]).group(1))
+
+    assert results(from_archive) == results(from_engine)
+    # the engine's export also holds what it adds to a container: /.dockerenv, /etc/hostname,
+    # /etc/hosts, /etc/resolv.conf; the archive is the image alone
+    assert files_read(from_engine) - files_read(from_archive) == 4
+    assert from_archive["target"]["image_id"] == from_engine["target"]["image_id"]
+    assert from_archive["target"]["source"] == "docker-archive"
+    assert from_archive["target"]["config"] == from_engine["target"]["config"]
+
+
+def test_without_an_engine_runtime_checks_say_why(saved, tmp_path):
+    nowhere = f"unix://{tmp_path}/no-engine.sock"
+    done = fipscheck("scan", f"docker-archive:{saved(REFERENCE)}", "--format", "json",
+                     env={"DOCKER_HOST": nowhere})
+    report = json.loads(done.stdout)
+    results = {c["id"]: c for c in report["checks"]}
+    for runtime in ("openssl.fips-provider", "algorithms.approved", "python.hashlib"):
+        assert results[runtime]["status"] == "skip"
+        assert f"no Docker engine answers at {nowhere}" in results[runtime]["message"]
+    for static in ("openssl.config", "linkage.libcrypto", "libraries.banned"):
+        assert results[static]["status"] == "pass", results[static]
+    assert done.returncode == 0 and report["verdict"] == "pass"
+
+
+def test_an_archived_image_the_engine_lacks_is_loaded_for_runtime_checks_and_removed(
+        engine, image, tmp_path, no_leaks):
+    """An image whose ID the engine does not hold: saved, removed from the engine, scanned
+    from the archive (loaded, checked in a container, removed again)."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {image(REFERENCE)}\nLABEL org.fipscheck.test={os.getpid()}\n")
+    built, _ = engine.images.build(path=str(context), network_mode="none", rm=True)
+    archive = tmp_path / "loaded.tar"
+    with open(archive, "wb") as out:
+        for chunk in built.save(named=False):
+            out.write(chunk)
+    engine.images.remove(built.id, force=True)
+    done = fipscheck("scan", f"docker-archive:{archive}", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    results = {c["id"]: c for c in json.loads(done.stdout)["checks"]}
+    assert results["openssl.fips-provider"]["status"] == "pass"
+    assert "loaded" in done.stderr
+    assert built.id not in {i.id for i in engine.images.list(all=True)}
+
+
+# -- dir: with --config and --env -------------------------------------------------------------
+
+def test_a_directory_takes_its_configuration_from_config_and_env(layered_image, engine, tmp_path):
+    inspect = tmp_path / "inspect.json"
+    inspect.write_text(json.dumps([engine.images.get(layered_image).attrs]))
+    root = tmp_path / "root"
+    (root / "data").mkdir(parents=True)
+    with open_target("image", f"dir:{root}", SourceOptions(config_file=str(inspect),
+                                                           env=("GODEBUG=fips140=only",))) as target:
+        assert target.config.env["OPENSSL_CONF"] == "/data/openssl.cnf"
+        assert target.config.env["GODEBUG"] == "fips140=only"
+        assert target.describe()["config"]["workdir"] == "/data"
+    with pytest.raises(ValueError, match="configure a bare directory"):
+        open_target("image", layered_image, SourceOptions(env=("A=B",)))
+
+
+def test_the_config_of_a_directory_decides_openssl_config(image, tmp_path):
+    """A root whose OPENSSL_CONF is set only by the image's ENV: without --env the check reads
+    the wrong openssl.cnf, with it the right one."""
+    with ImageTarget(image("fipscheck/cni-fips:latest"), pull="never") as target:
+        root = target.filesystem.root
+        conf = target.config.env["OPENSSL_CONF"]
+        modules = target.config.env["OPENSSL_MODULES"]
+        bare = scan(open_target("rootfs", str(root)), checks=["openssl.config"]).checks[0]
+        configured = scan(open_target("image", f"dir:{root}", SourceOptions(env=(
+            f"OPENSSL_CONF={conf}", f"OPENSSL_MODULES={modules}"))), checks=["openssl.config"]).checks[0]
+    assert bare.status is not Status.PASS
+    assert configured.status is Status.PASS, configured.message
+    assert conf in configured.message
