@@ -132,7 +132,7 @@ def open_layout(store: Store, name: str, wanted: Platform | None) -> Image:
     index = json_object(load_json(store.read("index.json", MAX_MANIFEST), MAX_MANIFEST,
                                   f"index.json of {store.where}"), "index.json")
     chosen = choose(list(candidates(store, index)), store.where, wanted, name)
-    return resolve(store, chosen, chosen.descriptor.digest, wanted)
+    return resolve(store, chosen, chosen.root, wanted)
 
 
 def open_docker_archive(store: TarStore, name: str, wanted: Platform | None) -> Image:

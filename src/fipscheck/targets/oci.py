@@ -245,9 +245,11 @@ class Image:
 class Candidate:
     descriptor: Descriptor
     name: str  # ref name annotation, "" if none
+    root: str  # digest of the top entry it was found through (what a user pins)
 
 
-def candidates(store: BlobStore, index: dict[str, Any], name: str = "", depth: int = 0) -> Iterator[Candidate]:
+def candidates(store: BlobStore, index: dict[str, Any], name: str = "", depth: int = 0,
+               root: str = "") -> Iterator[Candidate]:
     """The image manifests an index lists, nested indexes flattened; attestations and other
     artifacts (platform unknown/unknown, foreign media types) left out."""
     if depth > MAX_INDEX_DEPTH:
@@ -258,13 +260,15 @@ def candidates(store: BlobStore, index: dict[str, Any], name: str = "", depth: i
     for number, entry in enumerate(entries):
         descriptor = Descriptor.from_json(entry, f"manifest entry {number} of an index in {store.where}")
         entry_name = descriptor.annotations.get(REF_NAME, name)
+        entry_root = root or descriptor.digest
         if descriptor.media_type in INDEX_TYPES:
-            nested = read_blob(store, descriptor, MAX_MANIFEST, f"index {descriptor.digest}")
-            yield from candidates(store, json_object(load_json(nested, MAX_MANIFEST, "an index"), "an index"),
-                                  entry_name, depth + 1)
+            what = f"index {descriptor.digest}"
+            nested = json_object(load_json(read_blob(store, descriptor, MAX_MANIFEST, what), MAX_MANIFEST, what),
+                                 what)
+            yield from candidates(store, nested, entry_name, depth + 1, entry_root)
         elif descriptor.media_type in MANIFEST_TYPES and (
                 descriptor.platform is None or descriptor.platform.os != "unknown"):
-            yield Candidate(descriptor, entry_name)
+            yield Candidate(descriptor, entry_name, entry_root)
 
 
 def choose(found: list[Candidate], where: str, wanted: Platform | None, name: str = "") -> Candidate:

@@ -318,7 +318,7 @@ def pull(ref: Reference, insecure: bool, wanted: Platform | None, directory: Pat
     if top.media_type in INDEX_TYPES:
         what = f"the index of {ref}"
         index = json_object(load_json(read_blob(store, top, MAX_MANIFEST, what), MAX_MANIFEST, what), what)
-        chosen = choose(list(candidates(store, index)), str(ref), wanted)
+        chosen = choose(list(candidates(store, index, root=top.digest)), str(ref), wanted)
     else:
-        chosen = Candidate(top, "")
+        chosen = Candidate(top, "", top.digest)
     return resolve(store, chosen, top.digest, wanted)
