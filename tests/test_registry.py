@@ -180,6 +180,25 @@ def test_an_arm64_image_gets_static_checks_and_runtime_skips(multi_arch):
     assert report["target"]["platform"] == "linux/arm64"
 
 
+def test_an_engine_image_of_another_platform_gets_static_checks_only(registry, multi_arch, engine, no_leaks):
+    name = f"{registry.host}/multi/app:latest"
+    try:
+        done = fipscheck("scan", f"docker:{name}", "--platform", "linux/arm64", "--pull", "always",
+                         "--format", "json")
+        report = json.loads(done.stdout)
+        assert report["target"]["platform"] == "linux/arm64"
+        assert report["target"]["config"]["env"]["ARCH"] == "arm64"
+        results = {c["id"]: c for c in report["checks"]}
+        assert results["openssl.fips-provider"]["status"] == "skip"
+        assert "the image is linux/arm64 and the engine" in results["openssl.fips-provider"]["message"]
+        assert results["libraries.banned"]["status"] == "pass"
+        # held for arm64 now: asking for this machine's platform without pulling is refused
+        held = fipscheck("scan", name, "--platform", "linux/amd64", "--pull", "never")
+        assert held.returncode == 2 and "holds it for linux/arm64, not linux/amd64" in held.stderr
+    finally:
+        engine.images.remove(name, force=True)
+
+
 # -- --pull for engine images ----------------------------------------------------------------
 
 def test_pull_policies_of_engine_images(registry, engine, layered_image, no_leaks):
@@ -209,9 +228,9 @@ def test_pull_of_a_missing_image_fails_with_the_engines_reason(registry):
 
 
 def test_pytest_takes_the_same_sources(pytester, multi_arch, saved, layered_image):
-    result = pytester.runpytest_subprocess(f"--fips-image={multi_arch['registry']}", "--fips-insecure-registry",
-                                           "--fips-platform=linux/arm64", "-k", "libraries or algorithms.approved",
-                                           "-rs")
+    result = pytester.runpytest_subprocess(
+        f"--fips-image={multi_arch['registry']}", "--fips-insecure-registry", "--fips-platform=linux/arm64",
+        "-k", "libraries or algorithms.approved", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*algorithms.approved*the image is linux/arm64*"])
     archive = Path(saved(layered_image))

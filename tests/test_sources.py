@@ -28,7 +28,8 @@ from fipscheck.targets.sources import Source, parse_source
 FIPSCHECK = str(Path(sys.executable).with_name("fipscheck"))
 REFERENCE = "fipscheck/openssl-fips:latest"
 # What an engine adds to every container's filesystem (its init layer), and so to its export.
-ENGINE_ADDS = {"/.dockerenv", "/etc/mtab", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev", "/proc", "/sys"}
+ENGINE_ADDS = {"/.dockerenv", "/etc/mtab", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev", "/proc",
+               "/sys"}
 
 
 def fipscheck(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -66,7 +67,7 @@ def test_reference_grammar(text, parts):
     assert (ref.registry, ref.repository, ref.tag, ref.digest) == parts
 
 
-@pytest.mark.parametrize("bad", ["UPPER/case", "app@sha256:short", "app:bad tag", "host:99999999999999/x/../y"])
+@pytest.mark.parametrize("bad", ["UPPER/case", "app@sha256:short", "app:bad tag", "host:1/x/../y"])
 def test_bad_references_are_refused(bad):
     with pytest.raises(ValueError):
         Reference.parse(bad)
@@ -101,7 +102,8 @@ def tree(root: Path) -> dict[str, tuple]:
                     inodes.setdefault(st.st_ino, []).append(rel)
     groups = {tuple(sorted(members)) for members in inodes.values()}
     return {path: item for path, item in found.items()
-            if not any(path == a or path.startswith(a + "/") for a in ENGINE_ADDS)} | {"links": sorted(groups)}
+            if not any(path == a or path.startswith(a + "/") for a in ENGINE_ADDS)} | {
+                "links": sorted(groups)}
 
 
 @pytest.fixture(scope="module")

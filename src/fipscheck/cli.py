@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
     policy = Policy(required_tools=tuple(args.require_tool))
     try:
-        options = SourceOptions.from_arguments(args.pull, args.platform, args.insecure_registry, args.config, args.env)
+        options = SourceOptions.from_arguments(args.pull, args.platform, args.insecure_registry,
+                                               args.config, args.env)
         with open_target(kind, getattr(args, kind), options) as target:
             report = scan(target, policy, checks=args.check)
         print(to_json(report) if args.format == "json" else to_text(report))

@@ -104,7 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "something inside the target")
     tools = config.getoption("fips_require_tool") or config.getini("fips_require_tool")
     try:
-        options = SourceOptions.from_arguments(config.getoption("fips_pull"), config.getoption("fips_platform"),
+        options = SourceOptions.from_arguments(config.getoption("fips_pull"),
+                                               config.getoption("fips_platform"),
                                  config.getoption("fips_insecure_registry"),
                                  config.getoption("fips_config"), config.getoption("fips_env"))
     except ValueError as error:
@@ -326,7 +327,7 @@ def _native_checker_in(target: Target) -> str:
         pytest.skip(f"the native checker is not copied to {target.name}: install it there "
                     "(`fipscheck native-path` shows the file) and run it with fips_host.run")
     if not target.can_run:
-        pytest.skip(f"a {target.kind} target cannot run the native checker")
+        pytest.skip(f"the native checker cannot run inside the target: {target.cannot_run_reason}")
     checker = "/.fipscheck/fips-startup-check"
     target.put_file(checker, executable_path().read_bytes())
     return checker

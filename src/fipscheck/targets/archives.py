@@ -14,7 +14,6 @@ from ..errors import EvidenceError, TargetError
 from ..fs import RootFilesystem
 from .oci import (
     DIGEST,
-    MAX_CONFIG,
     MAX_LAYERS,
     MAX_MANIFEST,
     Descriptor,
@@ -141,7 +140,8 @@ def open_docker_archive(store: TarStore, name: str, wanted: Platform | None) -> 
     verified by the configuration's diff IDs."""
     if store.exists("index.json") and store.exists("oci-layout"):
         return open_layout(store, name, wanted)
-    entries = load_json(store.read("manifest.json", MAX_MANIFEST), MAX_MANIFEST, f"manifest.json of {store.where}")
+    what = f"manifest.json of {store.where}"
+    entries = load_json(store.read("manifest.json", MAX_MANIFEST), MAX_MANIFEST, what)
     if not isinstance(entries, list) or not entries:
         raise TargetError(f"manifest.json of {store.where} lists no image")
     entries = [json_object(e, "an entry of manifest.json") for e in entries]

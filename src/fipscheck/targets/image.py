@@ -23,7 +23,7 @@ from .engine import (
     remove_container,
 )
 from .oci import Platform
-from .pull import describe_engine_image, engine_image
+from .pull import describe_engine_image, engine_image, platform_of, platform_problem
 
 KEEPALIVE = ["sleep", "infinity"]
 
@@ -35,6 +35,7 @@ class ImageTarget(DockerContainerTarget):
         client = docker_client()
         reap_orphans(client)
         self._image = engine_image(client, image, pull, platform)
+        self._platform_problem = platform_problem(client, platform_of(self._image.attrs))
         container = None
         try:
             # Interrupts (Ctrl-C, SIGTERM) are held until this object holds the container, so
@@ -55,6 +56,14 @@ class ImageTarget(DockerContainerTarget):
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "source": "docker",
                 **describe_engine_image(self._image), **self._export_evidence()}
+
+    @property
+    def can_run(self) -> bool:  # type: ignore[override]
+        return not self._platform_problem
+
+    @property
+    def cannot_run_reason(self) -> str:
+        return self._platform_problem or super().cannot_run_reason
 
     @property
     def config(self) -> TargetConfig:

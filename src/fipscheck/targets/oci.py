@@ -207,6 +207,11 @@ def read_blob(store: BlobStore, descriptor: Descriptor, limit: int, what: str) -
     return data
 
 
+def read_json_blob(store: BlobStore, descriptor: Descriptor, limit: int, what: str) -> dict[str, Any]:
+    """A manifest, index or configuration: read, verified, parsed, a JSON object."""
+    return json_object(load_json(read_blob(store, descriptor, limit, what), limit, what), what)
+
+
 @dataclass(frozen=True)
 class Layer:
     descriptor: Descriptor
@@ -263,8 +268,7 @@ def candidates(store: BlobStore, index: dict[str, Any], name: str = "", depth: i
         entry_root = root or descriptor.digest
         if descriptor.media_type in INDEX_TYPES:
             what = f"index {descriptor.digest}"
-            nested = json_object(load_json(read_blob(store, descriptor, MAX_MANIFEST, what), MAX_MANIFEST, what),
-                                 what)
+            nested = read_json_blob(store, descriptor, MAX_MANIFEST, what)
             yield from candidates(store, nested, entry_name, depth + 1, entry_root)
         elif descriptor.media_type in MANIFEST_TYPES and (
                 descriptor.platform is None or descriptor.platform.os != "unknown"):
@@ -299,7 +303,7 @@ def resolve(store: BlobStore, chosen: Candidate, digest: str, wanted: Platform |
     with the asked platform."""
     manifest_desc = chosen.descriptor
     what = f"manifest {manifest_desc.digest}"
-    manifest = json_object(load_json(read_blob(store, manifest_desc, MAX_MANIFEST, what), MAX_MANIFEST, what), what)
+    manifest = read_json_blob(store, manifest_desc, MAX_MANIFEST, what)
     if manifest.get("schemaVersion") != 2:
         raise TargetError(f"{what} is not schema version 2 (schema 1 images are not supported)")
     config_desc = Descriptor.from_json(manifest.get("config"), f"the config of {what}")
@@ -319,8 +323,9 @@ def image_from_config(store: BlobStore, digest: str, manifest: Descriptor | None
     """Read the configuration and pair its diff IDs with the layers (docker-archive's legacy
     format comes here directly, with descriptors of its own)."""
     what = f"image configuration {config_desc.digest}"
-    config = json_object(load_json(read_blob(store, config_desc, MAX_CONFIG, what), MAX_CONFIG, what), what)
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids") if isinstance(config.get("rootfs"), dict) else None
+    config = read_json_blob(store, config_desc, MAX_CONFIG, what)
+    rootfs = config.get("rootfs")
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if (not isinstance(diff_ids, list) or len(diff_ids) != len(layers)
             or not all(isinstance(d, str) and DIGEST.fullmatch(d) for d in diff_ids)):
         raise TargetError(f"{what} does not list one diff ID per layer ({len(layers)} layers)")

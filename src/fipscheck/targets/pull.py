@@ -4,6 +4,7 @@ pulled into it by the engine as ``--pull`` says (``missing``, the default; ``alw
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import docker
@@ -23,11 +24,23 @@ def platform_of(attrs: dict[str, Any]) -> Platform:
                     str(attrs.get("Variant") or "")).normalized()
 
 
+def platform_problem(client: docker.DockerClient, platform: Platform) -> str:
+    """Why the engine cannot run an image of ``platform`` ("" when it can). Only the platforms
+    are compared: an engine whose machine emulates others (binfmt_misc) is not recognised."""
+    version = client.version()
+    engine = Platform(str(version.get("Os") or "linux"), str(version.get("Arch") or "")).normalized()
+    if engine.matches(platform) or platform.matches(engine):
+        return ""
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    return f"the image is {platform} and the engine at {where} runs {engine}"
+
+
 def describe_engine_image(image: EngineImage) -> dict[str, Any]:
     """What the report's target records of an engine's image: ID, digests, platform, config."""
     attrs = image.attrs
-    return {"image_id": image.id, "tags": list(image.tags), "digests": list(attrs.get("RepoDigests") or []),
-            "platform": str(platform_of(attrs)), "config": TargetConfig.from_docker(attrs.get("Config")).to_dict()}
+    return {"image_id": image.id, "tags": list(image.tags),
+            "digests": list(attrs.get("RepoDigests") or []), "platform": str(platform_of(attrs)),
+            "config": TargetConfig.from_docker(attrs.get("Config")).to_dict()}
 
 
 def engine_image(client: docker.DockerClient, name: str, pull: str = "missing",

@@ -42,7 +42,7 @@ from .oci import (
     choose,
     json_object,
     load_json,
-    read_blob,
+    read_json_blob,
     resolve,
 )
 
@@ -226,12 +226,13 @@ class Registry:
         except (TargetError, AttributeError, requests.RequestException, OSError):
             words = ""
         response.close()
+        said = f" ({words})" if words else ""
         status = response.status_code
         if status == 404:
-            return TargetError(f"no such image: {what} is not in {self.ref.registry}" + (f" ({words})" if words else ""))
+            return TargetError(f"no such image: {what} is not in {self.ref.registry}{said}")
         if status == 401:
-            return TargetError(f"{self.ref.registry} refused the credentials for {what}" + (f" ({words})" if words else ""))
-        return TargetError(f"{self.ref.registry} answered HTTP {status} for {what}" + (f": {words}" if words else ""))
+            return TargetError(f"{self.ref.registry} refused the credentials for {what}{said}")
+        return TargetError(f"{self.ref.registry} answered HTTP {status} for {what}{said}")
 
 
 class RegistryStore:
@@ -274,7 +275,7 @@ class RegistryStore:
                     raise TargetError(f"manifest {descriptor.digest} is not of its declared size")
             else:
                 self._download(descriptor, path)
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        return open(path, "rb")
 
     def _download(self, descriptor: Descriptor, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +318,7 @@ def pull(ref: Reference, insecure: bool, wanted: Platform | None, directory: Pat
     top = store.manifest(ref.digest or ref.tag)
     if top.media_type in INDEX_TYPES:
         what = f"the index of {ref}"
-        index = json_object(load_json(read_blob(store, top, MAX_MANIFEST, what), MAX_MANIFEST, what), what)
+        index = read_json_blob(store, top, MAX_MANIFEST, what)
         chosen = choose(list(candidates(store, index, root=top.digest)), str(ref), wanted)
     else:
         chosen = Candidate(top, "", top.digest)

@@ -8,6 +8,7 @@ applicable, and say why."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -164,17 +165,14 @@ def _engine_problem(platform: Platform, source: Source) -> str:
     from requests import RequestException
 
     from .engine import docker_client
+    from .pull import platform_problem
 
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
-        client = docker_client()
-        engine = Platform(str(client.version().get("Os", "linux")), str(client.version().get("Arch", "")))
+        return platform_problem(docker_client(), platform)
     except (TargetError, DockerException, RequestException) as error:
+        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         return (f"no Docker engine answers at {where} ({str(error)[:200]}), so the image from "
                 f"{source.scheme} is checked by its files alone")
-    if not platform.matches(engine.normalized()) and not engine.normalized().matches(platform):
-        return f"the image is {platform} and the engine at {where} runs {engine.normalized()}"
-    return ""
 
 
 def load_into_engine(client, image: Image) -> bool:
@@ -206,10 +204,8 @@ def _remove_loaded(image_id: str) -> None:
 
     from .engine import docker_client
 
-    try:
+    with contextlib.suppress(APIError, TargetError):
         docker_client().images.remove(image_id, noprune=False)
-    except (APIError, TargetError):
-        pass
 
 
 def _docker_archive(image: Image) -> Iterator[bytes]:
