@@ -6,12 +6,16 @@ in an archive only to members of it, and every blob is verified before it is use
 
 from __future__ import annotations
 
+import io
 import os
 import tarfile
+from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import EvidenceError, TargetError
 from ..fs import RootFilesystem
+from .export import MAX_BYTES
+from .layers import CORRUPT, decompressed
 from .oci import (
     DIGEST,
     MAX_LAYERS,
@@ -72,13 +76,14 @@ class DirectoryStore:
 
 
 class TarStore:
-    """A tar archive read in place: members by name, links followed only to other members."""
+    """A tar archive read in place (or, when compressed as ``docker save | gzip`` makes it,
+    once decompressed into ``scratch``): members by name, links followed only to members."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, scratch: Path) -> None:
         self.where = path
         try:
-            self._tar = tarfile.open(path, mode="r:")  # noqa: SIM115 - closed by close()
-        except (OSError, tarfile.TarError) as error:
+            self._tar = tarfile.open(_uncompressed(path, scratch), mode="r:")  # noqa: SIM115 - see close()
+        except CORRUPT as error:
             raise TargetError(f"{path} is not a readable tar archive: {error}") from None
         self._members: dict[str, tarfile.TarInfo] = {}
         for count, member in enumerate(self._tar, 1):
@@ -123,6 +128,25 @@ class TarStore:
 
 
 Store = DirectoryStore | TarStore
+
+
+def _uncompressed(path: str, scratch: Path) -> str:
+    """The archive itself if it is a plain tar, else a decompressed copy (random access into
+    a compressed stream would decompress it again for every member read)."""
+    with open(path, "rb") as raw:
+        buffered = io.BufferedReader(raw, 1 << 20)
+        inner = decompressed(buffered, path)
+        if inner is buffered:
+            return path
+        copy = scratch / "archive.tar"
+        copied = 0
+        with open(copy, "wb") as out:
+            while chunk := inner.read(1 << 20):
+                copied += len(chunk)
+                if copied > MAX_BYTES:
+                    raise TargetError(f"{path} decompresses to more than {MAX_BYTES >> 30} GiB")
+                out.write(chunk)
+    return str(copy)
 
 
 def open_layout(store: Store, name: str, wanted: Platform | None) -> Image:

@@ -49,7 +49,7 @@ def open_image(source: Source, options: SourceOptions, workdir: Path) -> Image:
     path, name = archives.split_selector(source.reference)
     if source.scheme == "oci-dir":
         return archives.open_layout(archives.DirectoryStore(path), name, options.platform)
-    store = archives.TarStore(path)
+    store = archives.TarStore(path, workdir)
     try:
         if source.scheme == "oci-archive":
             return archives.open_layout(store, name, options.platform)
