@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
 import subprocess
 import sys
@@ -205,6 +207,14 @@ auth:
     realm: fipscheck-test
     path: {root}/htpasswd
 """
+TOKEN_AUTH = """\
+auth:
+  token:
+    realm: http://127.0.0.1:{issuer_port}/token
+    service: fipscheck-test-registry
+    issuer: fipscheck-test-issuer
+    rootcertbundle: {root}/issuer.crt
+"""
 REGISTRY_USER, REGISTRY_PASSWORD = "alice", "s3cret-for-tests"
 
 
@@ -220,18 +230,24 @@ def free_port() -> int:
 class LocalRegistry:
     """Debian's docker-registry (the distribution registry) on a free loopback port."""
 
-    def __init__(self, root, auth: bool) -> None:
+    def __init__(self, root, auth: str = "") -> None:
+        """``auth``: "" (open), "basic" (htpasswd) or "token" (bearer tokens of a TokenIssuer)."""
         import requests
 
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.auth = (REGISTRY_USER, REGISTRY_PASSWORD) if auth else None
-        if auth:
+        self.issuer = None
+        section = ""
+        if auth == "basic":
             hashed = subprocess.run(["htpasswd", "-Bbn", REGISTRY_USER, REGISTRY_PASSWORD],
                                     capture_output=True, text=True, check=True).stdout
             (root / "htpasswd").write_text(hashed)
-        (root / "config.yml").write_text(REGISTRY_CONFIG.format(
-            root=root, port=self.port, auth=HTPASSWD_AUTH.format(root=root) if auth else ""))
+            section = HTPASSWD_AUTH.format(root=root)
+        elif auth == "token":
+            self.issuer = TokenIssuer(root)
+            section = TOKEN_AUTH.format(root=root, issuer_port=self.issuer.port)
+        (root / "config.yml").write_text(REGISTRY_CONFIG.format(root=root, port=self.port, auth=section))
         self._log = open(root / "registry.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")],
                                         stdout=self._log, stderr=subprocess.STDOUT)
@@ -248,6 +264,8 @@ class LocalRegistry:
         self.process.terminate()
         self.process.wait(timeout=30)
         self._log.close()
+        if self.issuer is not None:
+            self.issuer.stop()
 
     def push(self, engine: docker.DockerClient, image_name: str, repository: str, tag: str = "latest") -> str:
         """Push an engine image here as REPOSITORY:TAG; returns the pushed reference."""
@@ -271,10 +289,83 @@ class LocalRegistry:
         return answer.headers["Docker-Content-Digest"]
 
 
+class TokenIssuer:
+    """The token service of Docker's token authentication, as a test double: no such service
+    is packaged here (Docker Hub's is not reachable). It issues RS256 JWTs signed by a key whose
+    self-signed certificate the real registry trusts (``rootcertbundle``, ``x5c`` header),
+    granting every action to the test user and pulls under ``public/`` to anyone."""
+
+    def __init__(self, root) -> None:
+        import http.server
+        import threading
+
+        self.key, self.cert = root / "issuer.key", root / "issuer.crt"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=fipscheck-test-issuer", "-keyout", str(self.key),
+                        "-out", str(self.cert)],
+                       check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", str(self.cert), "-outform", "der"],
+                             check=True, capture_output=True).stdout
+        self.x5c = base64.b64encode(der).decode()
+        self.requests: list[dict] = []  # what was asked for, and with which credentials
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                issuer.answer(self)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, request) -> None:
+        from urllib.parse import parse_qs, urlparse
+
+        query = parse_qs(urlparse(request.path).query)
+        expected = "Basic " + base64.b64encode(f"{REGISTRY_USER}:{REGISTRY_PASSWORD}".encode()).decode()
+        given = request.headers.get("Authorization")
+        if given is not None and given != expected:
+            request.send_response(401)
+            request.end_headers()
+            return
+        access = []
+        for scope in query.get("scope", []):
+            kind, name, actions = scope.split(":")
+            allowed = actions.split(",") if given else (["pull"] if name.startswith("public/") else [])
+            access.append({"type": kind, "name": name,
+                           "actions": [a for a in actions.split(",") if a in allowed]})
+        self.requests.append({"scope": query.get("scope", []), "user": bool(given)})
+        body = json.dumps({"token": self.token(query["service"][0], access)}).encode()
+        request.send_response(200)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    def token(self, service: str, access: list[dict]) -> str:
+        def part(value: dict) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+        now = int(time.time())
+        signed = part({"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}) + "." + part({
+            "iss": "fipscheck-test-issuer", "sub": REGISTRY_USER, "aud": service, "exp": now + 600,
+            "nbf": now - 60, "iat": now, "jti": os.urandom(8).hex(), "access": access})
+        signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(self.key)],
+                                   input=signed.encode(), check=True, capture_output=True).stdout
+        return signed + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory):
     """An open registry on loopback (the engine pushes to 127.0.0.0/8 over plain HTTP)."""
-    running = LocalRegistry(tmp_path_factory.mktemp("registry"), auth=False)
+    running = LocalRegistry(tmp_path_factory.mktemp("registry"))
     yield running
     running.stop()
 
@@ -282,7 +373,15 @@ def registry(tmp_path_factory):
 @pytest.fixture(scope="session")
 def auth_registry(tmp_path_factory):
     """A registry that asks for basic authentication (htpasswd, bcrypt)."""
-    running = LocalRegistry(tmp_path_factory.mktemp("auth-registry"), auth=True)
+    running = LocalRegistry(tmp_path_factory.mktemp("auth-registry"), auth="basic")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory):
+    """A registry that asks for bearer tokens (Docker's token authentication)."""
+    running = LocalRegistry(tmp_path_factory.mktemp("token-registry"), auth="token")
     yield running
     running.stop()
 

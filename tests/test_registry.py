@@ -118,6 +118,30 @@ def test_basic_auth_from_the_docker_config(auth_registry, auth_pushed, tmp_path)
     assert "libnettle" in done.stdout
 
 
+def test_bearer_tokens_anonymous_and_with_credentials(token_registry, engine, image, tmp_path):
+    """Docker's token authentication, as every public registry speaks it: an anonymous pull
+    token for a public repository, the Docker configuration's credentials for a private one."""
+    base = image("fipscheck-base:trixie")
+    public = token_registry.push(engine, base, "public/base")
+    private = token_registry.push(engine, base, "private/base")
+    issuer = token_registry.issuer
+    nobody = {"DOCKER_CONFIG": str(tmp_path)}
+    args = ("--insecure-registry", "--check", "tools.required", "--require-tool", "sh")
+    issuer.requests.clear()
+    anonymous = fipscheck("scan", f"registry:{public}", *args, env=nobody)
+    assert anonymous.returncode == 0, anonymous.stderr
+    assert issuer.requests == [{"scope": ["repository:public/base:pull"], "user": False}]
+    refused = fipscheck("scan", f"registry:{private}", *args, env=nobody)
+    assert refused.returncode == 2 and "refused the credentials" in refused.stderr
+    right = tmp_path / "right"
+    right.mkdir()
+    issuer.requests.clear()
+    done = fipscheck("scan", f"registry:{private}", *args,
+                     env=docker_config(right, token_registry.host, REGISTRY_USER, REGISTRY_PASSWORD))
+    assert done.returncode == 0, done.stderr
+    assert issuer.requests == [{"scope": ["repository:private/base:pull"], "user": True}]
+
+
 # -- --platform: a multi-arch index ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
