@@ -68,6 +68,9 @@ class DirectoryStore:
     def exists(self, name: str) -> bool:
         return self._fs.is_file(name)
 
+    def close(self) -> None:
+        """Nothing is held open between reads."""
+
     def open(self, descriptor: Descriptor) -> BinaryIO:
         try:
             return self._fs.open(descriptor.path)
@@ -203,3 +206,6 @@ class _LegacyStore:
 
     def open(self, descriptor: Descriptor) -> BinaryIO:
         return self._tar.open_member(descriptor.annotations[PATH])
+
+    def close(self) -> None:
+        self._tar.close()

@@ -103,8 +103,8 @@ class Target(abc.ABC):
     def testinfra_host(self) -> testinfra.host.Host:
         """A testinfra Host whose commands run where this target's runtime probes run."""
         if not self.can_run:
-            raise NotApplicableError(f"no testinfra host: running commands inside the target is not "
-                                     f"possible ({self.cannot_run_reason})")
+            raise NotApplicableError(f"the target cannot run commands ({self.cannot_run_reason}), so "
+                                     "it has no testinfra host")
         from .infra import TargetBackend  # testinfra is imported only by those who ask for it
 
         return TargetBackend.host_for(self)

@@ -195,6 +195,9 @@ class BlobStore(Protocol):
 
     def open(self, descriptor: Descriptor) -> BinaryIO: ...
 
+    def close(self) -> None:
+        """Release what the store holds open (an archive, a connection)."""
+
 
 def read_blob(store: BlobStore, descriptor: Descriptor, limit: int, what: str) -> bytes:
     """A small blob (manifest, index, configuration), read whole and verified."""

@@ -261,6 +261,9 @@ class RegistryStore:
         self._store(descriptor, data)
         return descriptor
 
+    def close(self) -> None:
+        self._registry.close()
+
     def _store(self, descriptor: Descriptor, data: bytes) -> None:
         path = self._dir / descriptor.path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -313,13 +316,15 @@ def pull(ref: Reference, insecure: bool, wanted: Platform | None, directory: Pat
          progress: ProgressLine) -> Image:
     """Resolve ``ref`` to one image for the platform and read its manifest and configuration;
     its layers are downloaded when first opened."""
-    registry = Registry(ref, insecure)
-    store = RegistryStore(registry, directory, progress)
-    top = store.manifest(ref.digest or ref.tag)
-    if top.media_type in INDEX_TYPES:
-        what = f"the index of {ref}"
-        index = read_json_blob(store, top, MAX_MANIFEST, what)
-        chosen = choose(list(candidates(store, index, root=top.digest)), str(ref), wanted)
-    else:
-        chosen = Candidate(top, "", top.digest)
-    return resolve(store, chosen, top.digest, wanted)
+    store = RegistryStore(Registry(ref, insecure), directory, progress)
+    try:
+        top = store.manifest(ref.digest or ref.tag)
+        if top.media_type in INDEX_TYPES:
+            index = read_json_blob(store, top, MAX_MANIFEST, f"the index of {ref}")
+            chosen = choose(list(candidates(store, index, root=top.digest)), str(ref), wanted)
+        else:
+            chosen = Candidate(top, "", top.digest)
+        return resolve(store, chosen, top.digest, wanted)
+    except BaseException:
+        store.close()
+        raise

@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 BLOCK = 512
 
 
-def open_image(source: Source, options: SourceOptions, workdir: Path) -> Image:
+def open_image(source: Source, options: SourceOptions, workdir: Path, progress: ProgressLine) -> Image:
     """Resolve a registry, archive or layout source to one image (manifest and configuration
-    read and verified; layers are read later)."""
+    read and verified; layers are read, and a registry's downloaded, later)."""
     from . import archives
 
     if source.scheme == "registry":
@@ -45,7 +45,7 @@ def open_image(source: Source, options: SourceOptions, workdir: Path) -> Image:
             ref = Reference.parse(source.reference)
         except ValueError as error:
             raise TargetError(str(error)) from None
-        return pull(ref, options.insecure_registry, options.platform, workdir / "layout", ProgressLine())
+        return pull(ref, options.insecure_registry, options.platform, workdir / "layout", progress)
     path, name = archives.split_selector(source.reference)
     if source.scheme == "oci-dir":
         return archives.open_layout(archives.DirectoryStore(path), name, options.platform)
@@ -66,8 +66,9 @@ class UnpackedImageTarget(Target):
         super().__init__(str(source))
         self.source = source
         self._workdir = Path(tempfile.mkdtemp(prefix="fipscheck-image-"))
+        self._progress = ProgressLine()
         try:
-            self.image = open_image(source, options, self._workdir)
+            self.image = open_image(source, options, self._workdir, self._progress)
         except BaseException:
             shutil.rmtree(self._workdir, ignore_errors=True)
             raise
@@ -99,11 +100,12 @@ class UnpackedImageTarget(Target):
         if self._fs is None:
             compressed = sum(layer.descriptor.size for layer in self.image.layers)
             self._root = scratch_dir(3 * compressed)  # uncompressed size is not declared
-            progress = ProgressLine()
-            progress.update(f"applying {len(self.image.layers)} layers of {self.name}")
+            layers = f"{len(self.image.layers)} layers of {self.name}"
+            self._progress.update(f"applying {layers}")
             self.layer_stats = apply_layers(self.image, self._root)
-            progress.done(f"applied {len(self.image.layers)} layers of {self.name}: "
-                          f"{self.layer_stats.files} files")
+            fetched = getattr(self.image.store, "downloaded", 0)
+            self._progress.done(f"applied {layers}: {self.layer_stats.files} files"
+                                + (f", {fetched / 2**20:.1f} MiB fetched" if fetched else ""))
             self._fs = RootFilesystem(self._root)
         return self._fs
 
@@ -151,9 +153,7 @@ class UnpackedImageTarget(Target):
             if self._loaded:
                 _remove_loaded(self.image.config_digest)
                 self._loaded = False
-            close = getattr(self.image.store, "close", None)
-            if close is not None:
-                close()
+            self.image.store.close()
             for directory in (self._root, self._workdir):
                 if directory is not None:
                     shutil.rmtree(directory, ignore_errors=True)
