@@ -175,6 +175,36 @@ def test_a_tampered_blob_is_an_error(layouts, tmp_path):
     assert "does not match its digest" in done.stdout or "cannot be read" in done.stdout
 
 
+def edited_layout(layouts, tmp_path, edit) -> Path:
+    """A copy of the skopeo layout whose manifest ``edit`` changed (stored, and named by
+    index.json, under its new digest)."""
+    layout = tmp_path / "edited"
+    shutil.copytree(layouts["oci-dir"], layout)
+    index = json.loads((layout / "index.json").read_text())
+    entry = index["manifests"][0]
+    manifest = json.loads((layout / "blobs/sha256" / entry["digest"][7:]).read_text())
+    edit(manifest)
+    data = json.dumps(manifest).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs/sha256" / digest).write_bytes(data)
+    entry.update(digest=f"sha256:{digest}", size=len(data))
+    (layout / "index.json").write_text(json.dumps(index))
+    return layout
+
+
+@pytest.mark.parametrize(("edit", "refusal"), [
+    (lambda m: m["layers"][-1].update(size=m["layers"][-1]["size"] - 1), "larger than its declared"),
+    (lambda m: m["layers"][0].update(mediaType="application/vnd.oci.image.layer.v1.tar+encrypted"),
+     "not a filesystem layer"),
+    (lambda m: m["config"].update(size=64 << 20), "more than the 8388608 allowed"),
+    (lambda m: m["layers"].pop(), "does not list one diff ID per layer"),
+])
+def test_a_manifest_that_lies_is_refused(layouts, tmp_path, edit, refusal):
+    layout = edited_layout(layouts, tmp_path, edit)
+    with pytest.raises(TargetError, match=refusal), open_target("image", f"oci-dir:{layout}") as target:
+        target.filesystem  # noqa: B018 - opening or applying the layers refuses
+
+
 def test_a_named_image_of_a_multi_image_archive(saved, engine, layered_image, tmp_path):
     both = tmp_path / "both.tar"  # docker save IMAGE IMAGE (the SDK saves one image at a time)
     answer = engine.api.get(f"{engine.api.base_url}/images/get", stream=True,

@@ -162,7 +162,11 @@ class Extraction:
                 self.stats.skip("whiteout below a link or a file")
             return  # otherwise nothing below to remove
         if name != OPAQUE:
-            self._remove(f"{parents}/{name[len(WHITEOUT):]}" if parents else name[len(WHITEOUT):])
+            original = name[len(WHITEOUT):]
+            if original in ("", ".", ".."):  # .wh... would name the parent of the directory
+                self.stats.skip("unsafe name")
+                return
+            self._remove(f"{parents}/{original}" if parents else original)
             return
         stack = [parents]
         while stack:  # remove what lower layers put below the directory, keep this layer's
