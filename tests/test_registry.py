@@ -142,6 +142,40 @@ def test_bearer_tokens_anonymous_and_with_credentials(token_registry, engine, im
     assert issuer.requests == [{"scope": ["repository:private/base:pull"], "user": True}]
 
 
+@pytest.fixture(scope="module")
+def unknown_to_the_engine(engine, image, registry, saved, tmp_path_factory):
+    """The reference image with a label of its own (so an ID no engine holds), as a docker
+    save archive, in the registry, and as a zstd OCI layout; then removed from the engine."""
+    context = tmp_path_factory.mktemp("unknown")
+    (context / "Dockerfile").write_text(f"FROM {image(REFERENCE)}\nLABEL org.fipscheck.test={os.getpid()}\n")
+    built, _ = engine.images.build(path=str(context), network_mode="none", rm=True)
+    archive = context / "unknown.tar"
+    with open(archive, "wb") as out:
+        for chunk in built.save(named=False):
+            out.write(chunk)
+    built.tag("fipscheck-test/unknown", "push")
+    pushed = registry.push(engine, "fipscheck-test/unknown:push", "unknown/openssl-fips")
+    engine.images.remove("fipscheck-test/unknown:push")  # its last tag: the image goes with it
+    skopeo("copy", "--src-tls-verify=false", "--dest-compress", "--dest-compress-format", "zstd",
+           f"docker://{pushed}", f"oci:{context}/zstd:unknown")
+    assert built.id not in {i.id for i in engine.images.list(all=True)}
+    return {"docker-archive": f"docker-archive:{archive}", "registry": f"registry:{pushed}",
+            "oci-dir zstd": f"oci-dir:{context}/zstd"}
+
+
+@pytest.mark.parametrize("kind", ["docker-archive", "registry", "oci-dir zstd"])
+def test_an_image_the_engine_lacks_is_loaded_for_runtime_checks_and_removed(unknown_to_the_engine, kind,
+                                                                             engine, no_leaks):
+    done = fipscheck("scan", unknown_to_the_engine[kind], "--insecure-registry", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    results = {c["id"]: c for c in report["checks"]}
+    assert results["openssl.fips-provider"]["status"] == "pass"  # ran in a container of the loaded image
+    assert results["openssl.config"]["status"] == "pass"
+    assert "loaded sha256:" in done.stderr
+    assert report["target"]["image_id"] not in {i.id for i in engine.images.list(all=True)}
+
+
 # -- --platform: a multi-arch index ------------------------------------------------------------
 
 @pytest.fixture(scope="module")

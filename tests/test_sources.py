@@ -259,27 +259,6 @@ def test_without_an_engine_runtime_checks_say_why(saved, tmp_path):
     assert done.returncode == 0 and report["verdict"] == "pass"
 
 
-def test_an_archived_image_the_engine_lacks_is_loaded_for_runtime_checks_and_removed(
-        engine, image, tmp_path, no_leaks):
-    """An image whose ID the engine does not hold: saved, removed from the engine, scanned
-    from the archive (loaded, checked in a container, removed again)."""
-    context = tmp_path / "context"
-    context.mkdir()
-    (context / "Dockerfile").write_text(f"FROM {image(REFERENCE)}\nLABEL org.fipscheck.test={os.getpid()}\n")
-    built, _ = engine.images.build(path=str(context), network_mode="none", rm=True)
-    archive = tmp_path / "loaded.tar"
-    with open(archive, "wb") as out:
-        for chunk in built.save(named=False):
-            out.write(chunk)
-    engine.images.remove(built.id, force=True)
-    done = fipscheck("scan", f"docker-archive:{archive}", "--format", "json")
-    assert done.returncode == 0, done.stderr
-    results = {c["id"]: c for c in json.loads(done.stdout)["checks"]}
-    assert results["openssl.fips-provider"]["status"] == "pass"
-    assert "loaded" in done.stderr
-    assert built.id not in {i.id for i in engine.images.list(all=True)}
-
-
 # -- dir: with --config and --env -------------------------------------------------------------
 
 def test_a_directory_takes_its_configuration_from_config_and_env(layered_image, engine, tmp_path):
