@@ -200,7 +200,12 @@ storage:
 http:
   addr: 127.0.0.1:{port}
   secret: fipscheck-test
-{auth}"""
+{tls}{auth}"""
+TLS = """\
+  tls:
+    certificate: {root}/registry.crt
+    key: {root}/registry.key
+"""
 HTPASSWD_AUTH = """\
 auth:
   htpasswd:
@@ -230,11 +235,18 @@ def free_port() -> int:
 class LocalRegistry:
     """Debian's docker-registry (the distribution registry) on a free loopback port."""
 
-    def __init__(self, root, auth: str = "") -> None:
-        """``auth``: "" (open), "basic" (htpasswd) or "token" (bearer tokens of a TokenIssuer)."""
+    def __init__(self, root, auth: str = "", tls: bool = False) -> None:
+        """``auth``: "" (open), "basic" (htpasswd) or "token" (bearer tokens of a TokenIssuer);
+        ``tls``: HTTPS with a certificate of its own for 127.0.0.1 (``self.certificate``)."""
         import requests
 
         self.port = free_port()
+        self.certificate = root / "registry.crt"
+        if tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", str(root / "registry.key"), "-out", str(self.certificate)],
+                           check=True, capture_output=True)
         self.host = f"127.0.0.1:{self.port}"
         self.auth = (REGISTRY_USER, REGISTRY_PASSWORD) if auth else None
         self.issuer = None
@@ -247,13 +259,15 @@ class LocalRegistry:
         elif auth == "token":
             self.issuer = TokenIssuer(root)
             section = TOKEN_AUTH.format(root=root, issuer_port=self.issuer.port)
-        (root / "config.yml").write_text(REGISTRY_CONFIG.format(root=root, port=self.port, auth=section))
+        (root / "config.yml").write_text(REGISTRY_CONFIG.format(
+            root=root, port=self.port, auth=section, tls=TLS.format(root=root) if tls else ""))
+        self.url = f"{'https' if tls else 'http'}://{self.host}"
         self._log = open(root / "registry.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")],
                                         stdout=self._log, stderr=subprocess.STDOUT)
         for _ in range(100):
             try:
-                requests.get(f"http://{self.host}/v2/", timeout=1)
+                requests.get(f"{self.url}/v2/", timeout=1, verify=str(self.certificate) if tls else True)
                 return
             except requests.ConnectionError:
                 time.sleep(0.1)
@@ -374,6 +388,14 @@ def registry(tmp_path_factory):
 def auth_registry(tmp_path_factory):
     """A registry that asks for basic authentication (htpasswd, bcrypt)."""
     running = LocalRegistry(tmp_path_factory.mktemp("auth-registry"), auth="basic")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory):
+    """A registry over HTTPS, its certificate its own (trusted only by who is told to)."""
+    running = LocalRegistry(tmp_path_factory.mktemp("tls-registry"), tls=True)
     yield running
     running.stop()
 

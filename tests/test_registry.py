@@ -91,6 +91,21 @@ def test_without_insecure_registry_tls_is_required(registry, pushed_reference):
         open_target("image", f"registry:{pushed_reference}")
 
 
+def test_https_registries_are_verified_against_the_system_trust_store(tls_registry, engine, image):
+    """The registry's own CA is trusted once it is in the trust store (SSL_CERT_FILE here; a
+    company CA in /etc/ssl/certs on a real machine), and refused before. (The bundles that
+    name requests' own trust, which this machine sets, are left out.)"""
+    pushed = tls_registry.push(engine, image("fipscheck-base:trixie"), "tls/base")
+    args = [FIPSCHECK, "scan", f"registry:{pushed}", "--check", "tools.required", "--require-tool", "sh"]
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                                                            "SSL_CERT_FILE", "SSL_CERT_DIR")}
+    untrusted = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    assert untrusted.returncode == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+    trusted = subprocess.run(args, capture_output=True, text=True, timeout=600,
+                             env={**env, "SSL_CERT_FILE": str(tls_registry.certificate)})
+    assert trusted.returncode == 0, trusted.stderr
+
+
 @pytest.fixture(scope="module")
 def auth_pushed(auth_registry, engine, image):
     return auth_registry.push(engine, image("fipscheck-base:trixie"), "private/base")

@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import os
 import re
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -80,6 +82,8 @@ class Reference:
         first, _, rest = name.partition("/")
         if rest and ("." in first or ":" in first or first == "localhost"):
             registry, path = first, rest
+            if registry in ("index.docker.io", DOCKER_HUB_API):
+                registry = DOCKER_HUB
         else:
             registry, path = DOCKER_HUB, name
         path, _, tag = path.rpartition(":") if ":" in path else (path, "", "")
@@ -107,6 +111,17 @@ class Reference:
     def __str__(self) -> str:
         return (f"{self.registry}/{self.repository}" + (f":{self.tag}" if self.tag else "")
                 + (f"@{self.digest}" if self.digest else ""))
+
+
+def system_trust() -> str | bool:
+    """The system's CA certificates (``SSL_CERT_FILE``, else OpenSSL's default file), as the
+    engine and skopeo trust them: requests alone would use certifi's bundle and miss a
+    company's own CA. ``REQUESTS_CA_BUNDLE`` still wins (requests reads it per request)."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    return True
 
 
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -157,6 +172,7 @@ class Registry:
         self._session = requests.Session()
         self._session.max_redirects = 5  # blob downloads are often redirected to a CDN
         self._session.headers["User-Agent"] = f"fipscheck/{__version__}"
+        self._session.verify = system_trust()
         self._authorization = ""
 
     def close(self) -> None:
