@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from conftest import skopeo
 
 from fipscheck import Status
 from fipscheck.errors import TargetError
+from fipscheck.progress import ProgressLine
 from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget, SourceOptions, open_target
 from fipscheck.targets.oci import Platform
@@ -62,6 +64,7 @@ def test_a_scheme_without_reference_is_refused():
     ("org/app:1.2", ("docker.io", "org/app", "1.2", "")),
     ("127.0.0.1:5000/fips/app", ("127.0.0.1:5000", "fips/app", "latest", "")),
     ("localhost/app@sha256:" + "b" * 64, ("localhost", "app", "", "sha256:" + "b" * 64)),
+    ("index.docker.io/library/alpine:3", ("docker.io", "library/alpine", "3", "")),
 ])
 def test_reference_grammar(text, parts):
     ref = Reference.parse(text)
@@ -72,6 +75,29 @@ def test_reference_grammar(text, parts):
 def test_bad_references_are_refused(bad):
     with pytest.raises(ValueError):
         Reference.parse(bad)
+
+
+def test_a_bad_platform_or_env_is_a_usage_error_exit_2(tmp_path):
+    platform = fipscheck("scan", f"dir:{tmp_path}", "--platform", "arm64")
+    assert platform.returncode == 2 and "not a platform: 'arm64'" in platform.stderr
+    env = fipscheck("scan", f"dir:{tmp_path}", "--env", "NO_EQUALS")
+    assert env.returncode == 2 and "--env takes KEY=VALUE" in env.stderr
+
+
+def test_the_progress_line_is_rewritten_on_a_terminal_and_printed_twice_elsewhere():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    rewrite = "\r\x1b[Kfipscheck: "
+    for stream, expected in (
+            (Terminal(), "".join(f"{rewrite}fetching {n}" for n in range(3)) + f"{rewrite}done\n"),
+            (io.StringIO(), "fipscheck: fetching 0\nfipscheck: done\n")):  # CI logs: first and last
+        line = ProgressLine(stream, every=0)
+        for n in range(3):
+            line.update(f"fetching {n}")
+        line.done("done")
+        assert stream.getvalue() == expected
 
 
 def test_platforms_are_normalised_as_containerd_does():
@@ -203,6 +229,18 @@ def test_a_manifest_that_lies_is_refused(layouts, tmp_path, edit, refusal):
     layout = edited_layout(layouts, tmp_path, edit)
     with pytest.raises(TargetError, match=refusal), open_target("image", f"oci-dir:{layout}") as target:
         target.filesystem  # noqa: B018 - opening or applying the layers refuses
+
+
+def test_an_oci_layout_holding_two_named_images(layouts, saved, tmp_path):
+    layout = tmp_path / "two"
+    shutil.copytree(layouts["oci-dir"], layout)  # ref name "layers"
+    skopeo("copy", f"docker-archive:{saved('fipscheck-base:trixie')}", f"oci:{layout}:base")
+    with pytest.raises(TargetError, match=r"holds several images \(base, layers\): name one"):
+        open_target("image", f"oci-dir:{layout}")
+    with open_target("image", f"oci-dir:{layout}:base") as target:
+        assert target.describe()["layers"] == 1
+    with pytest.raises(TargetError, match="no image named 'other'"):
+        open_target("image", f"oci-dir:{layout}:other")
 
 
 def test_a_named_image_of_a_multi_image_archive(saved, engine, layered_image, tmp_path):
