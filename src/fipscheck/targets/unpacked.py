@@ -4,7 +4,8 @@ its configuration the image's own. Runtime checks need an engine that can run it
 then loaded into it (streamed from the verified blobs, untagged, so no tag of the engine
 changes) and checked in a container of fipscheck's as an engine image is; it is removed again
 at the end unless the engine held it before. Without such an engine, runtime checks are not
-applicable, and say why."""
+applicable, and say why. The Docker SDK is imported only once an engine is asked for: a scan
+of static checks alone needs none."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import TargetError
 from ..fs import RootFilesystem
 from ..progress import ProgressLine
+from . import archives
 from .base import ExecResult, Target, TargetConfig
 from .export import ExtractStats, scratch_dir
 from .layers import apply_layers
 from .oci import MAX_CONFIG, Image, Platform, VerifiedReader, read_blob
+from .registry import Reference, pull
 
 if TYPE_CHECKING:
     from .image import ImageTarget
@@ -36,11 +39,7 @@ BLOCK = 512
 def open_image(source: Source, options: SourceOptions, workdir: Path, progress: ProgressLine) -> Image:
     """Resolve a registry, archive or layout source to one image (manifest and configuration
     read and verified; layers are read, and a registry's downloaded, later)."""
-    from . import archives
-
     if source.scheme == "registry":
-        from .registry import Reference, pull
-
         try:
             ref = Reference.parse(source.reference)
         except ValueError as error:
