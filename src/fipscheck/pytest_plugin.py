@@ -92,7 +92,10 @@ def _anchored(kind: str, name: str, base: Path) -> str:
     if kind == "rootfs":
         return str(base / name)
     if kind == "image":
-        source = parse_source(name)
+        try:
+            source = parse_source(name)
+        except ValueError:
+            return name  # opening it says what is wrong, as an error of its checks
         if source.scheme in FILE_SCHEMES:
             return f"{source.scheme}:{base / source.reference}"
     return name
@@ -104,10 +107,10 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "something inside the target")
     tools = config.getoption("fips_require_tool") or config.getini("fips_require_tool")
     try:
-        options = SourceOptions.from_arguments(config.getoption("fips_pull"),
-                                               config.getoption("fips_platform"),
-                                 config.getoption("fips_insecure_registry"),
-                                 config.getoption("fips_config"), config.getoption("fips_env"))
+        options = SourceOptions.from_arguments(
+            config.getoption("fips_pull"), config.getoption("fips_platform"),
+            config.getoption("fips_insecure_registry"), config.getoption("fips_config"),
+            config.getoption("fips_env"))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     session = FipsSession(target_specs(config), Policy(required_tools=tuple(tools)), options)
