@@ -326,3 +326,12 @@ def test_the_config_of_a_directory_decides_openssl_config(image, tmp_path):
     assert bare.status is not Status.PASS
     assert configured.status is Status.PASS, configured.message
     assert conf in configured.message
+
+
+def test_an_ini_file_pins_an_archive_relative_to_itself(pytester, saved, layered_image):
+    project = pytester.mkdir("project")
+    os.symlink(saved(layered_image), project / "layers.tar")
+    (project / "pytest.ini").write_text("[pytest]\nfips_image =\n    docker-archive:layers.tar\n")
+    result = pytester.runpytest_subprocess("-c", "project/pytest.ini", "-k", "tools.required", "-rs")
+    result.assert_outcomes(skipped=1)  # opened from project/, not from the working directory
+    result.stdout.fnmatch_lines(["*docker-archive:layers.tar*tools.required*the policy requires no tools*"])
