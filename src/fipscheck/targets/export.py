@@ -115,7 +115,9 @@ class Extraction:
                 if self._members > self._max_members:
                     raise TargetError(f"more than {self._max_members} files: not unpacked further")
                 parts = [p for p in member.name.split("/") if p not in ("", ".")]
-                if not parts or ".." in parts:
+                if not parts:
+                    continue  # the root itself ("./"): ours already
+                if ".." in parts:
                     self.stats.skip("unsafe name")
                     continue
                 if layer and parts[-1].startswith(WHITEOUT):
