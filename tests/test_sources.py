@@ -224,6 +224,7 @@ def edited_layout(layouts, tmp_path, edit) -> Path:
      "not a filesystem layer"),
     (lambda m: m["config"].update(size=64 << 20), "more than the 8388608 allowed"),
     (lambda m: m["layers"].pop(), "does not list one diff ID per layer"),
+    (lambda m: m["layers"][0].update(size=65 << 30), "declares more than 64 GiB of layers"),
 ])
 def test_a_manifest_that_lies_is_refused(layouts, tmp_path, edit, refusal):
     layout = edited_layout(layouts, tmp_path, edit)

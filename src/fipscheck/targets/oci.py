@@ -43,6 +43,7 @@ MAX_CONFIG = 8 << 20
 MAX_LAYERS = 512
 MAX_INDEX_ENTRIES = 4096
 MAX_INDEX_DEPTH = 4
+MAX_LAYER_BYTES = 64 << 30  # what one image may download or read, compressed
 
 DIGEST = re.compile(r"(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})")
 
@@ -318,6 +319,8 @@ def resolve(store: BlobStore, chosen: Candidate, digest: str, wanted: Platform |
         if layer.media_type not in LAYER_TYPES:
             raise TargetError(f"layer {layer.digest} has media type {layer.media_type!r}, not a "
                               "filesystem layer fipscheck can read")
+    if sum(layer.size for layer in layers) > MAX_LAYER_BYTES:
+        raise TargetError(f"{what} declares more than {MAX_LAYER_BYTES >> 30} GiB of layers")
     return image_from_config(store, digest, manifest_desc, config_desc, layers, wanted)
 
 
