@@ -65,9 +65,6 @@ class DirectoryStore:
         except (OSError, EvidenceError) as error:
             raise TargetError(f"cannot read {name} in {self.where}: {error}") from None
 
-    def exists(self, name: str) -> bool:
-        return self._fs.is_file(name)
-
     def close(self) -> None:
         """Nothing is held open between reads."""
 
