@@ -376,36 +376,37 @@ class TokenIssuer:
         self.server.server_close()
 
 
+def running_registry(tmp_path_factory, name: str, **options):
+    """A LocalRegistry for a session fixture, stopped at its end."""
+    running = LocalRegistry(tmp_path_factory.mktemp(name), **options)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory):
     """An open registry on loopback (the engine pushes to 127.0.0.0/8 over plain HTTP)."""
-    running = LocalRegistry(tmp_path_factory.mktemp("registry"))
-    yield running
-    running.stop()
+    yield from running_registry(tmp_path_factory, "registry")
 
 
 @pytest.fixture(scope="session")
 def auth_registry(tmp_path_factory):
     """A registry that asks for basic authentication (htpasswd, bcrypt)."""
-    running = LocalRegistry(tmp_path_factory.mktemp("auth-registry"), auth="basic")
-    yield running
-    running.stop()
+    yield from running_registry(tmp_path_factory, "auth-registry", auth="basic")
 
 
 @pytest.fixture(scope="session")
 def tls_registry(tmp_path_factory):
     """A registry over HTTPS, its certificate its own (trusted only by who is told to)."""
-    running = LocalRegistry(tmp_path_factory.mktemp("tls-registry"), tls=True)
-    yield running
-    running.stop()
+    yield from running_registry(tmp_path_factory, "tls-registry", tls=True)
 
 
 @pytest.fixture(scope="session")
 def token_registry(tmp_path_factory):
     """A registry that asks for bearer tokens (Docker's token authentication)."""
-    running = LocalRegistry(tmp_path_factory.mktemp("token-registry"), auth="token")
-    yield running
-    running.stop()
+    yield from running_registry(tmp_path_factory, "token-registry", auth="token")
 
 
 @pytest.fixture(scope="session")
