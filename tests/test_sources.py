@@ -14,6 +14,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -336,3 +337,23 @@ def test_an_ini_file_pins_an_archive_relative_to_itself(pytester, saved, layered
     result = pytester.runpytest_subprocess("-c", "project/pytest.ini", "-k", "tools.required", "-rs")
     result.assert_outcomes(skipped=1)  # opened from project/, not from the working directory
     result.stdout.fnmatch_lines(["*docker-archive:layers.tar*tools.required*the policy requires no tools*"])
+
+
+def test_closing_removes_what_the_image_unpacked_even_when_a_step_fails(layouts):
+    def scratch_dirs() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("fipscheck-image-*"))
+
+    before = scratch_dirs()
+    target = open_target("image", f"docker-archive:{layouts['docker-archive gzip']}")
+    root = target.filesystem.root
+    scratch = scratch_dirs() - before  # the decompressed archive's
+    assert root.is_dir() and any((p / "archive.tar").exists() for p in scratch)
+
+    def broken() -> None:
+        raise OSError("the archive could not be closed")
+
+    target.image.store.close = broken
+    with pytest.raises(OSError, match="could not be closed"):
+        target.close()
+    assert not root.exists()
+    assert not any(p.exists() for p in scratch)

@@ -144,19 +144,18 @@ class UnpackedImageTarget(Target):
         self._container().put_file(path, data, mode)
 
     def close(self) -> None:
-        try:
-            if self._runtime is not None:
-                self._runtime.close()
-        finally:
-            self._runtime = None
-            if self._loaded:
-                _remove_loaded(self.image.config_digest)
-                self._loaded = False
-            self.image.store.close()
-            for directory in (self._root, self._workdir):
+        """The container, the loaded image, the store, the directories: each step runs even
+        when one before it fails (callbacks run last-registered first)."""
+        with contextlib.ExitStack() as cleanup:
+            for directory in (self._workdir, self._root):
                 if directory is not None:
-                    shutil.rmtree(directory, ignore_errors=True)
-            self._root, self._fs = None, None
+                    cleanup.callback(shutil.rmtree, directory, ignore_errors=True)
+            cleanup.callback(self.image.store.close)
+            if self._loaded:
+                cleanup.callback(_remove_loaded, self.image.config_digest)
+            if self._runtime is not None:
+                cleanup.callback(self._runtime.close)
+            self._runtime, self._loaded, self._root, self._fs = None, False, None, None
 
 
 def _engine_problem(platform: Platform, source: Source) -> str:
