@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
 import socket
 import subprocess
@@ -197,3 +199,281 @@ def static_scan(image):
             reports[name] = {r.id: r for r in report.checks}
         return reports[name]
     return scanned
+
+
+# -- image sources: a real registry on loopback, docker save archives, OCI layouts by skopeo --
+
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}/data
+http:
+  addr: 127.0.0.1:{port}
+  secret: fipscheck-test
+{tls}{auth}"""
+TLS = """\
+  tls:
+    certificate: {root}/registry.crt
+    key: {root}/registry.key
+"""
+HTPASSWD_AUTH = """\
+auth:
+  htpasswd:
+    realm: fipscheck-test
+    path: {root}/htpasswd
+"""
+TOKEN_AUTH = """\
+auth:
+  token:
+    realm: http://127.0.0.1:{issuer_port}/token
+    service: fipscheck-test-registry
+    issuer: fipscheck-test-issuer
+    rootcertbundle: {root}/issuer.crt
+"""
+REGISTRY_USER, REGISTRY_PASSWORD = "alice", "s3cret-for-tests"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LocalRegistry:
+    """Debian's docker-registry (the distribution registry) on a free loopback port."""
+
+    def __init__(self, root, auth: str = "", tls: bool = False) -> None:
+        """``auth``: "" (open), "basic" (htpasswd) or "token" (bearer tokens of a TokenIssuer);
+        ``tls``: HTTPS with a certificate of its own for 127.0.0.1 (``self.certificate``)."""
+        import requests
+
+        self.port = free_port()
+        self.certificate = root / "registry.crt"
+        if tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", str(root / "registry.key"), "-out", str(self.certificate)],
+                           check=True, capture_output=True)
+        self.host = f"127.0.0.1:{self.port}"
+        self.auth = (REGISTRY_USER, REGISTRY_PASSWORD) if auth else None
+        self.issuer = None
+        section = ""
+        if auth == "basic":
+            hashed = subprocess.run(["htpasswd", "-Bbn", REGISTRY_USER, REGISTRY_PASSWORD],
+                                    capture_output=True, text=True, check=True).stdout
+            (root / "htpasswd").write_text(hashed)
+            section = HTPASSWD_AUTH.format(root=root)
+        elif auth == "token":
+            self.issuer = TokenIssuer(root)
+            section = TOKEN_AUTH.format(root=root, issuer_port=self.issuer.port)
+        (root / "config.yml").write_text(REGISTRY_CONFIG.format(
+            root=root, port=self.port, auth=section, tls=TLS.format(root=root) if tls else ""))
+        self.url = f"{'https' if tls else 'http'}://{self.host}"
+        self._log = open(root / "registry.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")],
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                requests.get(f"{self.url}/v2/", timeout=1, verify=str(self.certificate) if tls else True)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"docker-registry did not answer on {self.host}: {(root / 'registry.log').read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self._log.close()
+        if self.issuer is not None:
+            self.issuer.stop()
+
+    def push(self, engine: docker.DockerClient, image_name: str, repository: str, tag: str = "latest") -> str:
+        """Push an engine image here as REPOSITORY:TAG; returns the pushed reference."""
+        reference = f"{self.host}/{repository}"
+        engine.images.get(image_name).tag(reference, tag)
+        try:
+            auth = {"username": self.auth[0], "password": self.auth[1]} if self.auth else None
+            for event in engine.images.push(reference, tag, stream=True, decode=True, auth_config=auth):
+                assert "error" not in event, event
+        finally:
+            engine.images.remove(f"{reference}:{tag}")  # only the tag: the engine keeps the image
+        return f"{reference}:{tag}"
+
+    def digest(self, repository: str, tag: str) -> str:
+        import requests
+
+        answer = requests.head(f"http://{self.host}/v2/{repository}/manifests/{tag}", auth=self.auth,
+                               headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+                                                  "application/vnd.oci.image.index.v1+json"}, timeout=30)
+        answer.raise_for_status()
+        return answer.headers["Docker-Content-Digest"]
+
+
+class TokenIssuer:
+    """The token service of Docker's token authentication, as a test double: no such service
+    is packaged here (Docker Hub's is not reachable). It issues RS256 JWTs signed by a key whose
+    self-signed certificate the real registry trusts (``rootcertbundle``, ``x5c`` header),
+    granting every action to the test user and pulls under ``public/`` to anyone."""
+
+    def __init__(self, root) -> None:
+        import http.server
+        import threading
+
+        self.key, self.cert = root / "issuer.key", root / "issuer.crt"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=fipscheck-test-issuer", "-keyout", str(self.key),
+                        "-out", str(self.cert)],
+                       check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", str(self.cert), "-outform", "der"],
+                             check=True, capture_output=True).stdout
+        self.x5c = base64.b64encode(der).decode()
+        self.requests: list[dict] = []  # what was asked for, and with which credentials
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                issuer.answer(self)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, request) -> None:
+        from urllib.parse import parse_qs, urlparse
+
+        query = parse_qs(urlparse(request.path).query)
+        expected = "Basic " + base64.b64encode(f"{REGISTRY_USER}:{REGISTRY_PASSWORD}".encode()).decode()
+        given = request.headers.get("Authorization")
+        if given is not None and given != expected:
+            request.send_response(401)
+            request.end_headers()
+            return
+        access = []
+        for scope in query.get("scope", []):
+            kind, name, actions = scope.split(":")
+            allowed = actions.split(",") if given else (["pull"] if name.startswith("public/") else [])
+            access.append({"type": kind, "name": name,
+                           "actions": [a for a in actions.split(",") if a in allowed]})
+        self.requests.append({"scope": query.get("scope", []), "user": bool(given)})
+        body = json.dumps({"token": self.token(query["service"][0], access)}).encode()
+        request.send_response(200)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    def token(self, service: str, access: list[dict]) -> str:
+        def part(value: dict) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+        now = int(time.time())
+        signed = part({"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}) + "." + part({
+            "iss": "fipscheck-test-issuer", "sub": REGISTRY_USER, "aud": service, "exp": now + 600,
+            "nbf": now - 60, "iat": now, "jti": os.urandom(8).hex(), "access": access})
+        signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(self.key)],
+                                   input=signed.encode(), check=True, capture_output=True).stdout
+        return signed + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def running_registry(tmp_path_factory, name: str, **options):
+    """A LocalRegistry for a session fixture, stopped at its end."""
+    running = LocalRegistry(tmp_path_factory.mktemp(name), **options)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """An open registry on loopback (the engine pushes to 127.0.0.0/8 over plain HTTP)."""
+    yield from running_registry(tmp_path_factory, "registry")
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory):
+    """A registry that asks for basic authentication (htpasswd, bcrypt)."""
+    yield from running_registry(tmp_path_factory, "auth-registry", auth="basic")
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory):
+    """A registry over HTTPS, its certificate its own (trusted only by who is told to)."""
+    yield from running_registry(tmp_path_factory, "tls-registry", tls=True)
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory):
+    """A registry that asks for bearer tokens (Docker's token authentication)."""
+    yield from running_registry(tmp_path_factory, "token-registry", auth="token")
+
+
+@pytest.fixture(scope="session")
+def saved(engine, image, tmp_path_factory):
+    """``docker save`` archives of engine images, made once per session."""
+    archives: dict[str, str] = {}
+    directory = tmp_path_factory.mktemp("saved")
+
+    def save(name: str) -> str:
+        if name not in archives:
+            path = directory / (name.replace("/", "_").replace(":", "_") + ".tar")
+            with open(path, "wb") as out:
+                for chunk in engine.images.get(image(name)).save(named=True):
+                    out.write(chunk)
+            archives[name] = str(path)
+        return archives[name]
+    return save
+
+
+LAYERS_DOCKERFILE = """\
+FROM fipscheck-base:trixie
+RUN mkdir -p /data/gone-dir/sub /data/opaque /data/dir \\
+ && echo one > /data/dir/gone && echo keep > /data/keep && echo old > /data/opaque/old \\
+ && echo orig > /data/file-to-dir && mkdir /data/dir-to-file && echo x > /data/dir-to-file/inner \\
+ && echo deep > /data/gone-dir/sub/deep && ln -s keep /data/link
+RUN rm /data/dir/gone && rm -rf /data/opaque /data/gone-dir && mkdir /data/opaque \\
+ && echo new > /data/opaque/new && ln /data/keep /data/hardlink \\
+ && rm /data/file-to-dir && mkdir /data/file-to-dir && rm -r /data/dir-to-file \\
+ && echo file > /data/dir-to-file && chmod 0750 /data/dir \\
+ && printf '#!/bin/sh\\n' > /data/tool && chmod 0755 /data/tool \\
+ && rm -f /usr/lib/x86_64-linux-gnu/libhogweed.so.6* && ln -sf /data/missing /data/link
+ENV OPENSSL_CONF=/data/openssl.cnf GODEBUG=fips140=on
+WORKDIR /data
+USER 1000
+"""
+
+
+@pytest.fixture(scope="session")
+def layered_image(engine, image, tmp_path_factory):
+    """A small image whose later layer deletes files and directories (whiteouts), empties and
+    recreates directories (opaque), replaces a file by a directory and back, hard-links a
+    file of a lower layer and changes a mode: built once per session, removed after."""
+    image("fipscheck-base:trixie")
+    context = tmp_path_factory.mktemp("layers")
+    (context / "Dockerfile").write_text(LAYERS_DOCKERFILE)
+    name = f"fipscheck-test/layers:{os.getpid()}"
+    built, _ = engine.images.build(path=str(context), tag=name, network_mode="none", rm=True)
+    yield name
+    engine.images.remove(built.id, force=True)
+
+
+def skopeo(*args: str) -> None:
+    """Debian's skopeo (installed by scripts/testbed setup), for OCI layouts made by a tool
+    other than fipscheck."""
+    subprocess.run(["skopeo", "--insecure-policy", *args], check=True, capture_output=True, timeout=600)

@@ -48,11 +48,11 @@ def test_gnutls_twin_fails_naming_the_libraries(image, no_leaks):
 
 
 def test_missing_image_exits_2_with_one_line(engine, no_leaks):
-    done = fipscheck("scan", "fipscheck/no-such-image:never")
+    done = fipscheck("scan", "--pull", "never", "fipscheck/no-such-image:never")
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == [
-        "fipscheck: error: no such image: fipscheck/no-such-image:never"]
+        "fipscheck: error: no such image: fipscheck/no-such-image:never; --pull never forbids pulling it"]
 
 
 def test_rootfs_scan_reads_a_directory(tmp_path):

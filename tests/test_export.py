@@ -10,7 +10,7 @@ import pytest
 
 from fipscheck import workdir
 from fipscheck.errors import EvidenceError
-from fipscheck.targets.export import extract, scratch_dir
+from fipscheck.targets.export import Extraction, extract, scratch_dir
 
 
 def tar_of(*members: tuple[tarfile.TarInfo, bytes]) -> list[bytes]:
@@ -101,3 +101,48 @@ def test_the_unpacked_root_goes_to_tmpfs_only_with_room_and_says_why(monkeypatch
     named = scratch_dir(1 << 20)
     assert named.medium == "disk" and named.path.parent.parent == tmp_path
     assert named.path.parent.name.startswith("fipscheck-run-")
+
+
+def layer(dest, *members: tuple[tarfile.TarInfo, bytes], extraction=None):
+    """Apply one layer (a tar stream) on top of what ``extraction`` unpacked before."""
+    extraction = extraction or Extraction(dest)
+    extraction.add(io.BufferedReader(io.BytesIO(b"".join(tar_of(*members)))), layer=True)
+    return extraction
+
+
+def test_whiteouts_through_links_remove_nothing_outside(tmp_path, outside):
+    (outside / "secret").write_text("host file")
+    (outside / "dir").mkdir()
+    (outside / "dir" / "kept").write_text("host file")
+    dest = tmp_path / "root"
+    dest.mkdir()
+    lower = layer(dest, (member("etc", tarfile.SYMTYPE, str(outside)), b""),
+                  (member("rel", tarfile.SYMTYPE, "../../outside"), b""))
+    layer(dest, (member("etc/.wh.secret"), b""), (member("etc/dir/.wh..wh..opq"), b""),
+          (member("rel/.wh.secret"), b""), (member(".wh..."), b""), (member("etc/.wh.dir"), b""),
+          extraction=lower)
+    assert (outside / "secret").read_text() == "host file"
+    assert (outside / "dir" / "kept").read_text() == "host file"
+    assert lower.stats.skipped == {"whiteout below a link or a file": 4, "unsafe name": 1}
+    assert (dest / "etc").is_symlink() and (dest / "rel").is_symlink()
+
+
+def test_a_later_layer_replaces_a_link_by_a_directory_and_never_writes_through_it(tmp_path, outside):
+    dest = tmp_path / "root"
+    dest.mkdir()
+    lower = layer(dest, (member("lib", tarfile.SYMTYPE, str(outside)), b""))
+    directory = member("lib", tarfile.DIRTYPE)
+    layer(dest, (directory, b""), (member("lib/libc.so.6"), b"ELF"), extraction=lower)
+    assert list(outside.iterdir()) == []
+    assert (dest / "lib").is_dir() and not (dest / "lib").is_symlink()
+    assert (dest / "lib/libc.so.6").read_bytes() == b"ELF"
+
+
+def test_opaque_directories_keep_what_their_own_layer_put_there(tmp_path):
+    dest = tmp_path / "root"
+    dest.mkdir()
+    lower = layer(dest, (member("etc/ssl/old.cnf"), b"old"), (member("etc/ssl/certs/a.pem"), b"a"))
+    layer(dest, (member("etc/ssl/new.cnf"), b"new"), (member("etc/ssl/.wh..wh..opq"), b""),
+          (member("etc/.wh.missing"), b""), extraction=lower)
+    assert sorted(p.name for p in (dest / "etc/ssl").iterdir()) == ["new.cnf"]
+    assert lower.stats.whiteouts == 2 and lower.stats.skipped == {}

@@ -79,7 +79,7 @@ def test_a_failure_shows_evidence_and_junit_carries_it(pytester, image, cni_leak
 
 
 def test_unreachable_image_is_a_failure_not_a_skip(pytester):
-    result = pytester.runpytest_subprocess("--fips-image=fipscheck/no-such-image:never")
+    result = pytester.runpytest_subprocess("--fips-image=fipscheck/no-such-image:never", "--fips-pull=never")
     result.assert_outcomes(failed=CHECKS)
     result.stdout.fnmatch_lines(["*libraries.banned: ERROR: no such image*",
                                  "fipscheck/no-such-image:never: ERROR (0 pass, 0 fail, * error, 0 skip)"])

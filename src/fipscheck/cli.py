@@ -18,7 +18,8 @@ from .native import executable_path
 from .policy import Policy
 from .render import to_json, to_text
 from .runner import scan_results, select_checks
-from .targets import Target, open_target
+from .targets import SourceOptions, Target, open_target
+from .targets.sources import PULL_POLICIES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,11 +29,15 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd = commands.add_parser("scan", help="check an image, a container, a host or a root "
                                    "filesystem")
     where = scan_cmd.add_mutually_exclusive_group(required=True)
-    where.add_argument("image", nargs="?", help="a container image known to the Docker engine")
+    where.add_argument("image", nargs="?", metavar="SOURCE", help=(
+        "an image: NAME or docker:NAME (the Docker engine's), registry:REF (pulled without a "
+        "daemon), docker-archive:FILE, oci-archive:FILE, oci-dir:DIR, or dir:DIR (a root "
+        "filesystem)"))
     where.add_argument("--container", metavar="NAME", help="a running container (left as it is)")
     where.add_argument("--host", metavar="URL", help="a host through testinfra: local://, "
                        "ssh://user@host, docker://NAME, podman://NAME, kubectl://POD")
-    where.add_argument("--rootfs", metavar="DIR", help="a root filesystem in a directory")
+    where.add_argument("--rootfs", metavar="DIR", help="a root filesystem in a directory (= dir:DIR)")
+    _add_source_options(scan_cmd)
     scan_cmd.add_argument("--require-tool", action="append", default=[], metavar="COMMAND",
                           help="a command that must be on the target's PATH (repeatable)")
     scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
@@ -45,6 +50,22 @@ def _parser() -> argparse.ArgumentParser:
                                   "(their directories and containers; never a running one's)")
     cleanup.add_argument("--format", choices=("text", "json"), default="text")
     return parser
+
+
+def _add_source_options(scan_cmd: argparse.ArgumentParser) -> None:
+    sources = scan_cmd.add_argument_group("image sources")
+    sources.add_argument("--pull", choices=PULL_POLICIES, default="missing",
+                         help="when the engine pulls a docker: image (default: missing)")
+    sources.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
+                         help="the image of this platform from a multi-arch index (default: this "
+                              "machine's), e.g. linux/arm64")
+    sources.add_argument("--insecure-registry", action="store_true",
+                         help="reach a registry: source on this machine over plain HTTP")
+    sources.add_argument("--config", metavar="FILE", default="",
+                         help="image configuration (OCI/Docker config JSON or docker inspect "
+                              "output) for a dir: source")
+    sources.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                         help="environment of a dir: source (repeatable; overrides --config)")
 
 
 def _add_process_commands(commands) -> None:
@@ -87,7 +108,9 @@ def _scan(args: argparse.Namespace) -> int:
     policy = Policy(required_tools=tuple(args.require_tool))
     try:
         selected = [c.id for c in select_checks(args.check)]
-        target = open_target(kind, getattr(args, kind))
+        options = SourceOptions.from_arguments(args.pull, args.platform, args.insecure_registry,
+                                               args.config, args.env)
+        target = open_target(kind, getattr(args, kind), options)
     except (FipscheckError, ValueError) as error:
         return _error(str(error))
     except KeyboardInterrupt as interrupt:

@@ -18,17 +18,19 @@ from pathlib import Path
 import pytest
 
 from .checks import Check
-from .errors import FipscheckError, NotApplicableError
+from .errors import FipscheckError, NotApplicableError, TargetError
 from .interrupts import cleanup_shielded, sigterm_as_interrupt
 from .model import CheckResult, Report, Status
 from .native import executable_path, options_to_argv
 from .policy import Policy
 from .render import evidence_text
 from .runner import ScanContext, run_check, select_checks
-from .targets import KINDS, HostTarget, Target, open_target
+from .targets import KINDS, HostTarget, SourceOptions, Target, open_target
+from .targets.sources import FILE_SCHEMES, PULL_POLICIES, parse_source
 
 TARGET_HELP = {
-    "image": ("IMAGE", "a container image (checked in a container of fipscheck's, removed after)"),
+    "image": ("SOURCE", "an image: NAME or docker:NAME (the engine's), registry:REF, "
+                        "docker-archive:FILE, oci-archive:FILE, oci-dir:DIR or dir:DIR"),
     "container": ("NAME", "a running container (probes only: nothing is created or removed)"),
     "host": ("URL", "a host through testinfra: local://, ssh://user@host, docker://NAME, "
                     "podman://NAME, kubectl://POD"),
@@ -57,6 +59,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                         help=f"check {what}; repeatable")
         parser.addini(f"fips_{kind}", type="linelist", default=[],
                       help=f"targets to check when no --fips-* target is given: {what}")
+    group.addoption("--fips-pull", choices=PULL_POLICIES, default="missing",
+                    help="when the engine pulls a docker: image (default: missing)")
+    group.addoption("--fips-platform", metavar="OS/ARCH[/VARIANT]",
+                    help="the image of this platform from a multi-arch index, e.g. linux/arm64")
+    group.addoption("--fips-insecure-registry", action="store_true",
+                    help="reach a registry: source on this machine over plain HTTP")
+    group.addoption("--fips-config", metavar="FILE", default="",
+                    help="image configuration JSON for dir: and --fips-rootfs targets")
+    group.addoption("--fips-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="environment of dir: and --fips-rootfs targets (repeatable)")
     group.addoption("--fips-require-tool", action="append", default=[], metavar="COMMAND",
                     help="a command the target must have on its PATH (tools.required); repeatable")
     parser.addini("fips_require_tool", type="args", default=[],
@@ -71,9 +83,23 @@ def target_specs(config: pytest.Config) -> list[TargetSpec]:
     if not any(given.values()):
         given = {kind: config.getini(f"fips_{kind}") for kind in KINDS}
         base = config.inipath.parent if config.inipath else config.rootpath
-    specs = [TargetSpec(kind, str(base / name) if kind == "rootfs" else name, name)
+    specs = [TargetSpec(kind, _anchored(kind, name, base), name)
              for kind, names in given.items() for name in names]
     return list(dict.fromkeys(specs))
+
+
+def _anchored(kind: str, name: str, base: Path) -> str:
+    """A relative directory or archive made absolute from ``base`` (where it was written)."""
+    if kind == "rootfs":
+        return str(base / name)
+    if kind == "image":
+        try:
+            source = parse_source(name)
+        except ValueError:
+            return name  # opening it says what is wrong, as an error of its checks
+        if source.scheme in FILE_SCHEMES:
+            return f"{source.scheme}:{base / source.reference}"
+    return name
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,7 +107,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fips_runtime: a built-in fipscheck check that runs "
                                        "something inside the target")
     tools = config.getoption("fips_require_tool") or config.getini("fips_require_tool")
-    session = FipsSession(target_specs(config), Policy(required_tools=tuple(tools)))
+    try:
+        options = SourceOptions.from_arguments(
+            config.getoption("fips_pull"), config.getoption("fips_platform"),
+            config.getoption("fips_insecure_registry"), config.getoption("fips_config"),
+            config.getoption("fips_env"))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    session = FipsSession(target_specs(config), Policy(required_tools=tuple(tools)), options)
     config.pluginmanager.register(session, SESSION)
     if session.specs:
         sigterm_as_interrupt()
@@ -90,9 +123,10 @@ def pytest_configure(config: pytest.Config) -> None:
 class FipsSession:
     """Targets, their scan contexts and check results of one pytest process."""
 
-    def __init__(self, specs: list[TargetSpec], policy: Policy) -> None:
+    def __init__(self, specs: list[TargetSpec], policy: Policy, options: SourceOptions | None = None) -> None:
         self.specs = specs
         self.policy = policy
+        self.options = options or SourceOptions()
         self._targets: dict[TargetSpec, Target] = {}
         self._contexts: dict[TargetSpec, ScanContext] = {}
         self._open_errors: dict[TargetSpec, FipscheckError] = {}
@@ -108,7 +142,10 @@ class FipsSession:
             raise self._open_errors[spec]
         if spec not in self._contexts:
             try:
-                self._targets[spec] = open_target(spec.kind, spec.name)
+                self._targets[spec] = open_target(spec.kind, spec.name, self.options)
+            except ValueError as error:  # a source string that makes no sense
+                self._open_errors[spec] = TargetError(str(error))
+                raise self._open_errors[spec] from None
             except FipscheckError as error:
                 self._open_errors[spec] = error
                 raise
@@ -329,7 +366,7 @@ def _native_checker_in(target: Target) -> str:
         pytest.skip(f"the native checker is not copied to {target.name}: install it there "
                     "(`fipscheck native-path` shows the file) and run it with fips_host.run")
     if not target.can_run:
-        pytest.skip(f"a {target.kind} target cannot run the native checker")
+        pytest.skip(f"the native checker cannot run inside the target: {target.cannot_run_reason}")
     checker = "/.fipscheck/fips-startup-check"
     target.put_file(checker, executable_path().read_bytes())
     return checker

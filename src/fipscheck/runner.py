@@ -55,7 +55,7 @@ def run_check(ctx: ScanContext, check: Check) -> CheckResult:
 def _run(ctx: ScanContext, check: Check) -> CheckResult:
     if check.needs_runtime and not ctx.target.can_run:
         return CheckResult(check.id, Status.SKIP,
-                           f"needs to run inside the target; a {ctx.target.kind} target cannot")
+                           f"needs to run inside the target; {ctx.target.cannot_run_reason}")
     try:
         outcome = check.run(ctx)
     except NotApplicableError as reason:

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .base import ExecResult, Target, TargetConfig
+from .sources import SourceOptions, open_source
 
 if TYPE_CHECKING:
     from .container import ContainerTarget
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
     from .image import ImageTarget
     from .rootfs import RootfsTarget
 
-__all__ = ["ContainerTarget", "ExecResult", "HostTarget", "ImageTarget", "RootfsTarget", "Target",
-           "TargetConfig", "open_target"]
+__all__ = ["ContainerTarget", "ExecResult", "HostTarget", "ImageTarget", "RootfsTarget", "SourceOptions",
+           "Target", "TargetConfig", "open_target"]
 
 # target kind -> (module, class)
 KINDS = {"image": ("image", "ImageTarget"), "container": ("container", "ContainerTarget"),
@@ -32,10 +33,13 @@ def __getattr__(name: str) -> type[Target]:
     return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
 
 
-def open_target(kind: str, name: str) -> Target:
-    """Open a target by kind (``image``, ``container``, ``host``, ``rootfs``) and name;
-    raises TargetError."""
+def open_target(kind: str, name: str, options: SourceOptions | None = None) -> Target:
+    """Open a target by kind (``image``, ``container``, ``host``, ``rootfs``) and name (for an
+    image, a source string: ``registry:REF``, ``oci-dir:DIR``, ...; see ``sources``); raises
+    TargetError."""
     if kind not in KINDS:
         raise ValueError(f"unknown target kind {kind!r}")
+    if kind in ("image", "rootfs"):
+        return open_source(name if kind == "image" else f"dir:{name}", options)
     module, cls = KINDS[kind]
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(name)

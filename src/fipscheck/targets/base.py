@@ -34,14 +34,31 @@ class TargetConfig:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     user: str = ""
+    workdir: str = ""
 
     @classmethod
     def from_docker(cls, config: dict[str, Any] | None) -> TargetConfig:
-        """From the ``Config`` object of a Docker image or container inspection."""
-        config = config or {}
-        env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
-        return cls(env=env, entrypoint=tuple(config.get("Entrypoint") or ()),
-                   cmd=tuple(config.get("Cmd") or ()), user=config.get("User") or "")
+        """From the ``Config`` object of a Docker image or container inspection, or the
+        ``config`` object of an OCI image configuration (the same fields); values of the wrong
+        type (the configuration may come from a hostile archive) are dropped."""
+        config = config if isinstance(config, dict) else {}
+
+        def strings(key: str) -> tuple[str, ...]:
+            value = config.get(key)
+            return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+        def string(key: str) -> str:
+            value = config.get(key)
+            return value if isinstance(value, str) else ""
+
+        env = dict(item.split("=", 1) for item in strings("Env") if "=" in item)
+        return cls(env=env, entrypoint=strings("Entrypoint"), cmd=strings("Cmd"), user=string("User"),
+                   workdir=string("WorkingDir"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the report's target records it."""
+        return {"env": self.env, "entrypoint": list(self.entrypoint), "cmd": list(self.cmd),
+                "user": self.user, "workdir": self.workdir}
 
 
 class Target(abc.ABC):
@@ -65,6 +82,11 @@ class Target(abc.ABC):
         return {"kind": self.kind, "name": self.name}
 
     @property
+    def cannot_run_reason(self) -> str:
+        """Why runtime checks do not apply, when ``can_run`` is false."""
+        return f"a {self.kind} target cannot"
+
+    @property
     def config(self) -> TargetConfig:
         return TargetConfig()
 
@@ -81,8 +103,8 @@ class Target(abc.ABC):
     def testinfra_host(self) -> testinfra.host.Host:
         """A testinfra Host whose commands run where this target's runtime probes run."""
         if not self.can_run:
-            raise NotApplicableError(f"a {self.kind} target cannot run commands, so it has no "
-                                     "testinfra host")
+            raise NotApplicableError(f"the target cannot run commands ({self.cannot_run_reason}), so "
+                                     "it has no testinfra host")
         from .infra import TargetBackend  # testinfra is imported only by those who ask for it
 
         return TargetBackend.host_for(self)

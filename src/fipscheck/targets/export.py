@@ -1,11 +1,18 @@
-"""Unpack a container's exported filesystem (a tar stream) into a private directory, safely.
+"""Unpack a container's exported filesystem (a tar stream), or an image's layers one after
+another as an engine applies them, into a private directory, safely.
 
 Written here rather than with ``tarfile.extractall``: its ``data`` filter refuses absolute
 symlinks, which every Linux image has, and the ``fully_trusted`` one writes through links.
 Safety comes from one rule: a member is only written under directories this extraction
 created itself, so no path it writes can pass through a symlink; links are created as they
-are (their targets are only ever resolved by RootFilesystem, inside the root). Device nodes,
-FIFOs and members that would replace a directory are skipped and counted.
+are (their targets are only ever resolved by RootFilesystem, inside the root). Device nodes
+and FIFOs are skipped and counted.
+
+Layers are applied as moby's ``UnpackLayer`` applies them: a ``.wh.NAME`` member removes NAME
+of the layers below, ``.wh..wh..opq`` empties its directory of what the layers below put there,
+a later member replaces an earlier one of the same name (a directory stays a directory and takes
+the new mode), hard links may point at any file unpacked before. Removal follows the same rule
+as writing: only below directories this extraction made, never through a link.
 """
 
 from __future__ import annotations
@@ -18,9 +25,10 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from .. import workdir
-from ..errors import EvidenceError
+from ..errors import EvidenceError, TargetError
 
 END_OF_ARCHIVE = 2 * tarfile.BLOCKSIZE  # two zero blocks close every tar archive
 TAIL = 64 * 1024  # what may follow the last member: the end marker and record padding
@@ -72,10 +80,19 @@ def scratch_dir(needed: int) -> Scratch:
 class ExtractStats:
     files: int = 0
     bytes: int = 0
+    whiteouts: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
+
+
+# Bounds on what one root may unpack to (a layer of zeros compresses a thousandfold).
+MAX_BYTES = 64 << 30
+MAX_MEMBERS = 5_000_000
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
 
 
 class _ChunkReader(io.RawIOBase):
@@ -124,87 +141,146 @@ def _require_end_marker(stream: io.BufferedReader, reader: _ChunkReader, end: in
 
 
 def extract(chunks: Iterable[bytes], dest: Path) -> ExtractStats:
-    """Unpack the tar stream into ``dest``; raises EvidenceError when the stream is not one
-    whole archive (cut short, corrupt)."""
-    stats = ExtractStats()
+    """Unpack one flattened filesystem (``docker export``) arriving as byte chunks; raises
+    EvidenceError when the stream is not one whole archive (cut short, corrupt)."""
     reader = _ChunkReader(chunks)
     stream = io.BufferedReader(reader, buffer_size=1 << 20)
+    extraction = Extraction(dest)
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
-            _extract_members(archive, dest, stats)
-            _require_end_marker(stream, reader, archive.offset, stats)
+        end = extraction.add(stream)
+        _require_end_marker(stream, reader, end, extraction.stats)
     except tarfile.TarError as error:
         raise EvidenceError(f"the filesystem export is not a whole tar archive after "
-                            f"{stats.files} files: {error}") from None
-    return stats
+                            f"{extraction.stats.files} files: {error}") from None
+    return extraction.stats
 
 
-def _extract_members(archive: tarfile.TarFile, dest: Path, stats: ExtractStats) -> None:
-    made_dirs = {""}  # root-relative directories this extraction created
-    for member in archive:
-        parts = [p for p in member.name.split("/") if p not in ("", ".")]
-        if not parts or ".." in parts:
-            stats.skip("unsafe name")
-            continue
-        rel = "/".join(parts)
-        if not _make_parents(dest, parts[:-1], made_dirs):
-            stats.skip("parent is not a directory")
-            continue
-        target = dest / rel
+class Extraction:
+    """One root being unpacked into ``dest`` (an empty directory of ours), from one tar
+    stream or from an image's layers in order (``layer=True``: whiteouts apply)."""
+
+    def __init__(self, dest: Path, max_bytes: int = MAX_BYTES, max_members: int = MAX_MEMBERS) -> None:
+        self.dest = dest
+        self.stats = ExtractStats()
+        self._made_dirs = {""}  # root-relative directories this extraction created
+        self._max_bytes, self._max_members = max_bytes, max_members
+        self._members = 0
+
+    def add(self, stream: BinaryIO, layer: bool = False) -> int:
+        """Unpack one uncompressed tar stream, read to its end-of-archive marker; returns
+        the offset in the stream where its last member ends."""
+        this_layer: set[str] = set()  # what this layer unpacked: an opaque marker keeps it
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            for member in archive:
+                self._members += 1
+                if self._members > self._max_members:
+                    raise TargetError(f"more than {self._max_members} files: not unpacked further")
+                parts = [p for p in member.name.split("/") if p not in ("", ".")]
+                if not parts:
+                    continue  # the root itself ("./"): ours already
+                if ".." in parts:
+                    self.stats.skip("unsafe name")
+                    continue
+                if layer and parts[-1].startswith(WHITEOUT):
+                    self._whiteout(parts, this_layer)
+                    continue
+                if not self._make_parents(parts[:-1]):
+                    self.stats.skip("parent is not a directory")
+                    continue
+                rel = "/".join(parts)
+                this_layer.add(rel)
+                self._member(archive, member, rel)
+            return archive.offset
+
+    def _member(self, archive: tarfile.TarFile, member: tarfile.TarInfo, rel: str) -> None:
+        target = self.dest / rel
         if member.isdir():
-            if rel in made_dirs:
-                continue
-            if os.path.lexists(target):
-                stats.skip("directory over a file")
-                continue
-            os.mkdir(target, 0o755)
-            made_dirs.add(rel)
-            continue
-        if rel in made_dirs:
-            stats.skip("file over a directory")
-            continue
-        if os.path.lexists(target):
-            os.unlink(target)  # a later member of the same name wins, as in tar
+            if rel not in self._made_dirs:
+                self._remove(rel)
+                os.mkdir(target)
+                self._made_dirs.add(rel)
+            os.chmod(target, 0o700 | (member.mode & 0o777))  # we must be able to enter it
+            return
+        self._remove(rel)  # a later member of the same name wins, as in tar and in layers
         if member.isreg():
+            self.stats.bytes += member.size
+            if self.stats.bytes > self._max_bytes:
+                raise TargetError(f"the filesystem unpacks to more than {self._max_bytes >> 30} GiB: "
+                                  "not unpacked further")
             _write_file(archive, member, target)
-            stats.files += 1
-            stats.bytes += member.size
+            self.stats.files += 1
         elif member.issym():
             os.symlink(member.linkname, target)
         elif member.islnk():
-            _hardlink(dest, member.linkname, target, made_dirs, stats)
+            self._hardlink(member.linkname, target)
         else:
-            stats.skip("device, FIFO or other special file")
+            self.stats.skip("device, FIFO or other special file")
 
+    def _whiteout(self, parts: list[str], this_layer: set[str]) -> None:
+        name, parents = parts[-1], "/".join(parts[:-1])
+        self.stats.whiteouts += 1
+        if name != OPAQUE and name.startswith(WHITEOUT + WHITEOUT):
+            return  # aufs metadata (.wh..wh.plnk, ...): not part of the filesystem
+        if parents not in self._made_dirs:
+            if os.path.lexists(self.dest / parents):
+                self.stats.skip("whiteout below a link or a file")
+            return  # otherwise nothing below to remove
+        if name != OPAQUE:
+            original = name[len(WHITEOUT):]
+            if original in ("", ".", ".."):  # .wh... would name the parent of the directory
+                self.stats.skip("unsafe name")
+                return
+            self._remove(f"{parents}/{original}" if parents else original)
+            return
+        stack = [parents]
+        while stack:  # remove what lower layers put below the directory, keep this layer's
+            directory = stack.pop()
+            for child in os.listdir(self.dest / directory):
+                rel = f"{directory}/{child}" if directory else child
+                if rel not in this_layer:
+                    self._remove(rel)
+                elif rel in self._made_dirs:
+                    stack.append(rel)
 
-def _make_parents(dest: Path, parents: list[str], made_dirs: set[str]) -> bool:
-    for depth in range(1, len(parents) + 1):
-        rel = "/".join(parents[:depth])
-        if rel in made_dirs:
-            continue
-        if os.path.lexists(dest / rel):
-            return False  # exists but is not one of our directories: a file or a link
-        os.mkdir(dest / rel, 0o755)
-        made_dirs.add(rel)
-    return True
+    def _remove(self, rel: str) -> None:
+        """Remove a name whose parents are ours: a directory of ours with all it holds."""
+        target = self.dest / rel
+        if rel in self._made_dirs:
+            shutil.rmtree(target)  # never follows links (fd-based on Linux)
+            below = rel + "/"
+            self._made_dirs = {d for d in self._made_dirs if d != rel and not d.startswith(below)}
+        elif os.path.lexists(target):
+            os.unlink(target)
+
+    def _make_parents(self, parents: list[str]) -> bool:
+        for depth in range(1, len(parents) + 1):
+            rel = "/".join(parents[:depth])
+            if rel in self._made_dirs:
+                continue
+            if os.path.lexists(self.dest / rel):
+                return False  # exists but is not one of our directories: a file or a link
+            os.mkdir(self.dest / rel, 0o755)
+            self._made_dirs.add(rel)
+        return True
+
+    def _hardlink(self, linkname: str, target: Path) -> None:
+        parts = [p for p in linkname.split("/") if p not in ("", ".")]
+        source = self.dest / "/".join(parts)
+        # The source must be a regular file under our own directories, never reached via a link.
+        if (".." in parts or not parts or "/".join(parts[:-1]) not in self._made_dirs
+                or os.path.islink(source) or not os.path.isfile(source)):
+            self.stats.skip("hard link to a missing or unsafe member")
+            return
+        os.link(source, target, follow_symlinks=False)
 
 
 def _write_file(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
-    mode = 0o644 | (member.mode & 0o111)  # keep exec bits (they matter to checks), drop set-id
+    # The image's permission bits, less set-id and sticky (nothing here is ever run), and
+    # readable and writable by us (to read it, and to replace it in a later layer).
+    mode = 0o600 | (member.mode & 0o777)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     with os.fdopen(fd, "wb") as out:
+        os.fchmod(fd, mode)  # exactly these bits, whatever the umask
         source = archive.extractfile(member)
         if source is not None:
             shutil.copyfileobj(source, out, 1 << 20)
-
-
-def _hardlink(dest: Path, linkname: str, target: Path, made_dirs: set[str],
-              stats: ExtractStats) -> None:
-    parts = [p for p in linkname.split("/") if p not in ("", ".")]
-    source = dest / "/".join(parts)
-    # The source must be a regular file under our own directories, never reached via a link.
-    if (".." in parts or not parts or "/".join(parts[:-1]) not in made_dirs
-            or os.path.islink(source) or not os.path.isfile(source)):
-        stats.skip("hard link to a missing or unsafe member")
-        return
-    os.link(source, target, follow_symlinks=False)

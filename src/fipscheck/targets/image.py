@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from docker.errors import APIError, ImageNotFound
+from docker.errors import APIError
 from docker.types import LogConfig
 
 from ..errors import FipscheckError, TargetError
@@ -31,6 +31,8 @@ from .engine import (
     reap_orphans,
     remove_container,
 )
+from .oci import Platform
+from .pull import describe_engine_image, engine_image, platform_of, platform_problem
 
 LEASE = 12 * 3600  # seconds a container of ours lives at most
 
@@ -46,16 +48,12 @@ def container_options() -> dict[str, Any]:
 class ImageTarget(DockerContainerTarget):
     kind = "image"
 
-    def __init__(self, image: str) -> None:
+    def __init__(self, image: str, pull: str = "missing", platform: Platform | None = None) -> None:
         client = docker_client()
-        try:
-            with engine_errors():
-                reap_orphans(client)
-                self._image = client.images.get(image)
-        except ImageNotFound:
-            raise TargetError(f"no such image: {image}") from None
-        except APIError as error:
-            raise TargetError(f"cannot inspect image {image}: {error.explanation}") from None
+        with engine_errors():
+            reap_orphans(client)
+            self._image = engine_image(client, image, pull, platform)
+            self._platform_problem = platform_problem(client, platform_of(self._image.attrs))
         container = None
         try:
             # Interrupts (Ctrl-C, SIGTERM) are held until this object holds the container, so
@@ -74,8 +72,16 @@ class ImageTarget(DockerContainerTarget):
             raise
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "image_id": self._image.id,
-                "tags": list(self._image.tags), **self._export_evidence()}
+        return {"kind": self.kind, "name": self.name, "source": "docker",
+                **describe_engine_image(self._image), **self._export_evidence()}
+
+    @property
+    def can_run(self) -> bool:  # type: ignore[override]
+        return not self._platform_problem
+
+    @property
+    def cannot_run_reason(self) -> str:
+        return self._platform_problem or super().cannot_run_reason
 
     @property
     def config(self) -> TargetConfig:
