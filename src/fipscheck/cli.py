@@ -6,10 +6,12 @@ import argparse
 import os
 import sys
 
-from . import __version__
+from . import __version__, progress
+from .deadline import Deadline, ScanTimeout
 from .errors import FipscheckError, NotCompliantError
 from .inprocess import require, status
 from .interrupts import sigterm_as_interrupt
+from .model import Report
 from .native import executable_path
 from .policy import Policy
 from .render import to_json, to_text
@@ -34,10 +36,30 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
     scan_cmd.add_argument("--check", action="append", metavar="ID",
                           help="run only this check (repeatable)")
+    _add_scope_options(scan_cmd)
     _add_process_commands(commands)
-    commands.add_parser("native-path", help="print the path of the bundled fips-startup-check "
-                        "(to COPY into images)")
+    native_path = commands.add_parser("native-path", help="print the path of the bundled "
+                                      "fips-startup-check (to COPY into images)")
+    native_path.add_argument("--arch", metavar="ARCH",
+                             help="the one built for ARCH (x86_64, aarch64; amd64, arm64)")
     return parser
+
+
+def _add_scope_options(scan_cmd: argparse.ArgumentParser) -> None:
+    scan_cmd.add_argument("--skip-dir", action="append", default=[], metavar="GLOB",
+                          help="do not walk directories matching GLOB (a path in the target, or "
+                          "a name without /; * also matches /; repeatable)")
+    scan_cmd.add_argument("--skip-file", action="append", default=[], metavar="GLOB",
+                          help="leave files matching GLOB out of the walk (repeatable)")
+    scan_cmd.add_argument("--all-filesystems", action="store_true",
+                          help="--host local://: walk every mounted filesystem, not only the "
+                          "root's (virtual ones, container storage and other roots never)")
+    scan_cmd.add_argument("--timeout", type=float, metavar="SECONDS",
+                          help="limit the whole scan; checks not finished by then are errors")
+    noise = scan_cmd.add_mutually_exclusive_group()
+    noise.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    noise.add_argument("-v", "--verbose", action="store_true",
+                       help="a line per phase on stderr (time, files, bytes), terminal or not")
 
 
 def _add_process_commands(commands) -> None:
@@ -62,25 +84,46 @@ def main(argv: list[str] | None = None) -> int:
         return _preflight(args.argv, args.check, args.warn_only)
     if args.command == "native-path":
         try:
-            print(executable_path())
+            print(executable_path(args.arch))
         except FipscheckError as error:
             print(f"fipscheck: error: {error}", file=sys.stderr)
             return 2
         return 0
     sigterm_as_interrupt()
-    kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
-    policy = Policy(required_tools=tuple(args.require_tool))
     try:
-        with open_target(kind, getattr(args, kind)) as target:
-            report = scan(target, policy, checks=args.check)
+        report = _scan(args)
         print(to_json(report) if args.format == "json" else to_text(report))
         return report.exit_code
-    except (FipscheckError, ValueError) as error:
+    except (FipscheckError, ValueError, ScanTimeout) as error:
         print(f"fipscheck: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fipscheck: interrupted", file=sys.stderr)
         return 130
+
+
+def _scan(args: argparse.Namespace) -> Report:
+    kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
+    policy = Policy(required_tools=tuple(args.require_tool), skip_dirs=tuple(args.skip_dir),
+                    skip_files=tuple(args.skip_file))
+    options = {"all_filesystems": True} if args.all_filesystems else {}
+    if options and kind != "host":
+        raise ValueError("--all-filesystems is for --host local://")
+    deadline = Deadline(args.timeout)
+    verbosity = progress.QUIET if args.quiet else progress.VERBOSE if args.verbose else progress.NORMAL
+    with progress.reporting(sys.stderr, verbosity):
+        target = None
+        try:
+            try:
+                with deadline.armed():  # opening counts: pulling, creating, reaching a host
+                    progress.phase(f"opening {getattr(args, kind)}")
+                    target = open_target(kind, getattr(args, kind), **options)
+            except ScanTimeout as error:
+                raise ScanTimeout(f"{error} while opening {getattr(args, kind)}") from None
+            return scan(target, policy, checks=args.check, deadline=deadline)
+        finally:
+            if target is not None:
+                target.close()
 
 
 def _preflight(argv: list[str], checks: list[str] | None, warn_only: bool) -> int:

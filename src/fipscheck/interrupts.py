@@ -13,13 +13,15 @@ from contextlib import contextmanager
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM (in the main thread) for the duration: they are delivered when
-    it ends. Used around container creation, where an interrupt could otherwise fall between
-    the engine making the container and us holding it."""
+    """Hold SIGINT, SIGTERM and SIGALRM (the scan's --timeout, see deadline.py) in the main
+    thread for the duration: they are delivered when it ends. Used around container creation,
+    where an interrupt could otherwise fall between the engine making the container and us
+    holding it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK,
+                                      {signal.SIGINT, signal.SIGTERM, signal.SIGALRM})
     try:
         yield
     finally:

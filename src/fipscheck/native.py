@@ -7,7 +7,9 @@ probes (loading the configuration to watch the FIPS self-tests) use a private Op
 context, so the process's OpenSSL state is left as it was.
 
 ``executable_path()`` is the standalone executable shipped in the package, for copying into
-images (``fipscheck native-path``) and for fipscheck's in-container probe.
+images (``fipscheck native-path``) and for fipscheck's in-container probe: the build's own in
+``bin/``, and the ones cross-built for other architectures in ``bin/<arch>/`` (``setup.py``
+builds them where a cross compiler is installed), for targets of that architecture.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .elf import ElfError, ElfFile
 from .errors import EvidenceError
+from .machines import E_MACHINE, canonical, machine_name
 
 EXECUTABLE = Path(__file__).parent / "bin" / "fips-startup-check"
 
@@ -65,8 +69,32 @@ def report(**options: Any) -> dict[str, Any]:
     return document
 
 
-def executable_path() -> Path:
-    """The standalone fips-startup-check inside the installed package."""
+def executable_path(arch: str | None = None) -> Path:
+    """The standalone fips-startup-check inside the installed package: this build's own, or
+    the one built for ``arch`` (as ``uname -m``, Docker or Debian name it: ``aarch64``,
+    ``arm64``), recognised by its ELF header rather than its place."""
     if not EXECUTABLE.is_file():
         raise EvidenceError(f"{EXECUTABLE} is missing: reinstall fipscheck (pip builds it with make)")
-    return EXECUTABLE
+    if arch is None:
+        return EXECUTABLE
+    wanted = canonical(arch)
+    shipped = shipped_executables()
+    if wanted not in shipped:
+        have = ", ".join(sorted(shipped)) or "none"
+        hint = (f" (setup.py builds it where {wanted}-linux-gnu-gcc is installed)"
+                if wanted in E_MACHINE else "")
+        raise EvidenceError(f"this fipscheck has no fips-startup-check for {wanted}, only for "
+                            f"{have}{hint}")
+    return shipped[wanted]
+
+
+def shipped_executables() -> dict[str, Path]:
+    """Architecture -> the standalone checker built for it, of those in the package."""
+    found: dict[str, Path] = {}
+    for candidate in [EXECUTABLE, *sorted(EXECUTABLE.parent.glob("*/fips-startup-check"))]:
+        try:
+            with candidate.open("rb") as f:
+                found.setdefault(machine_name(ElfFile(f).machine), candidate)
+        except (OSError, ElfError):
+            continue
+    return found

@@ -45,12 +45,13 @@ class Inventory:
     unreadable: list[str] = field(default_factory=list)
     special: list[str] = field(default_factory=list)  # devices, FIFOs, sockets: never opened
     undecodable: list[str] = field(default_factory=list)  # names that are not UTF-8
+    walk: dict[str, object] = field(default_factory=dict)  # what the walk left out, and why
 
 
 def inventory(ctx: ScanContext) -> Inventory:
     fs = ctx.target.filesystem
     found = Inventory()
-    for entry in fs.walk():
+    for entry in fs.walk(skip_dirs=ctx.policy.skip_dirs, skip_files=ctx.policy.skip_files):
         if not entry.path.isprintable() and _undecodable(entry.path):
             found.undecodable.append(entry.path.encode("utf-8", "surrogateescape").decode(
                 "utf-8", "backslashreplace"))
@@ -78,6 +79,7 @@ def inventory(ctx: ScanContext) -> Inventory:
         except (OSError, EvidenceError) as error:
             found.unreadable.append(f"{entry.path}: {error}")
     found.unreadable[:0] = fs.unreadable
+    found.walk = fs.walk_record()
     return found
 
 

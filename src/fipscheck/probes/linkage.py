@@ -6,7 +6,9 @@ requested name or a SONAME) is not searched again, so one process never gets two
 one name; each new name is searched in this order: DT_RPATH of the requesting object and of
 the objects that loaded it (only those without DT_RUNPATH), LD_LIBRARY_PATH, DT_RUNPATH of
 the requesting object, ``/etc/ld.so.cache``, the default directories (the last two skipped
-under DF_1_NODEFLIB). Only candidates of the requesting program's architecture are taken.
+under DF_1_NODEFLIB; the directories are the ones compiled into the program's own loader, see
+``loader.loader_system_dirs``). Only candidates of the requesting program's architecture are
+taken.
 
 The libcrypto the FIPS provider belongs to: a libcrypto whose provider directory (the image's
 OPENSSL_MODULES, else the MODULESDIR compiled into it) holds a ``fips.so`` of the same OpenSSL
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..elf import DF_1_NODEFLIB, DF_1_PIE, ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
-from ..loader import LoaderConfig, default_dirs, loader_config
+from ..loader import LoaderConfig, loader_config
 from .gobuild import go_programs
 from .inventory import ElfSummary, inventory, read_elf
 from .signatures import (
@@ -156,8 +158,10 @@ class Resolver:
         return None
 
     def search(self, name: str, loader: ElfSummary, origin: dict[str, str],
-               chain: list[ElfSummary], arch: tuple[int, int]):
-        """(object, step) for a DT_NEEDED name requested by ``loader``, or None."""
+               chain: list[ElfSummary], root: ElfSummary):
+        """(object, step) for a DT_NEEDED name requested by ``loader`` in ``root``'s
+        process, or None."""
+        arch = root.arch
         if "/" in name:
             return self._first([posixpath.dirname(name) or "/"], posixpath.basename(name), arch,
                                "path in DT_NEEDED")
@@ -184,8 +188,9 @@ class Resolver:
                     return hit
         conf_step = "ld.so.conf (" + ("cache missing)" if self.config.cache is None
                                       else "not in the cache: stale)")
+        system_dirs, system_step = self.config.system_dirs(root.interpreter, arch)
         return (self._first(self.config.conf_dirs, name, arch, conf_step)
-                or self._first(default_dirs(arch), name, arch, "default directory"))
+                or self._first(system_dirs, name, arch, system_step))
 
     def closure(self, root: ElfSummary) -> tuple[list[tuple[ElfSummary, Resolved]],
                                                   list[tuple[str, str]]]:
@@ -204,7 +209,7 @@ class Resolver:
             for name in obj.dynamic.needed:
                 if name in loaded:
                     continue
-                hit = self.search(name, obj, origin, chain, root.arch)
+                hit = self.search(name, obj, origin, chain, root)
                 if hit is None:
                     missing.append((name, obj.path))
                     continue
@@ -238,7 +243,7 @@ def _is_static_program(elf: ElfSummary) -> bool:
 def linkage(ctx: ScanContext) -> Linkage:
     fs = ctx.target.filesystem
     files = ctx.evidence(inventory)
-    config = loader_config(fs)
+    config = loader_config(fs, {(e.interpreter, e.arch) for e in files.elf if e.interpreter})
     resolver = Resolver(fs, files.elf, config, ctx.target.config.env.get("LD_LIBRARY_PATH", ""))
     closures, left_to_go, unresolved = [], [], []
     go = ctx.evidence(go_programs)

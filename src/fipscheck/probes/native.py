@@ -1,5 +1,6 @@
-"""The native checker's report from inside the target: the standalone fips-startup-check is
-copied into the target's container and run there (never on the host), and its JSON report is
+"""The native checker's report from inside the target: the standalone fips-startup-check built
+for the target's architecture is copied into the target's container (or onto a remote host)
+and run there (never on this machine, unless it is the target: ``local://``); its JSON report is
 the evidence of the runtime OpenSSL and wolfSSL checks. Each check keeps the verdict the
 checker gave under its own ID, so the preflight, ``fipscheck.native.report()`` and a scan
 agree."""
@@ -11,17 +12,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..checks import Outcome
+from ..elf import ElfFile
 from ..errors import EvidenceError
 from ..model import Status
 from ..native import executable_path, report
 from ..targets.process import ProcessTarget
+from .platform import runtime_platform
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..fs import RootFilesystem
     from ..runner import ScanContext
 
-TARGET_PATH = "/.fipscheck/fips-startup-check"
-# The checker is a glibc program: without one of these loaders it cannot start.
-GLIBC_LOADERS = ("/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+NAME = "fips-startup-check"
+TARGET_PATH = f"/.fipscheck/{NAME}"  # where Target.install puts it in a container
 
 
 def native_report(ctx: ScanContext) -> dict[str, Any]:
@@ -30,19 +35,28 @@ def native_report(ctx: ScanContext) -> dict[str, Any]:
     target = ctx.target
     if isinstance(target, ProcessTarget):  # fipscheck.status(): this process, in-process
         return report()
-    target.put_file(TARGET_PATH, executable_path().read_bytes())
-    result = target.exec([TARGET_PATH])
+    checker = executable_path(ctx.evidence(runtime_platform).runs_on)  # the target's machine's
+    path = target.install(NAME, checker)
+    result = target.exec([path])
     try:
         document = json.loads(result.stdout)
     except ValueError:
-        if not any(target.filesystem.exists(loader) for loader in GLIBC_LOADERS):
+        if not _has_its_loader(target.filesystem, checker):
             return _without_glibc(ctx)
         stderr = result.stderr.decode("utf-8", errors="replace").strip()
-        raise EvidenceError(f"{TARGET_PATH} exited {result.exit_code} without a report: "
+        raise EvidenceError(f"{path} exited {result.exit_code} without a report: "
                             f"{stderr[-500:] or 'no output'}") from None
     if not isinstance(document, dict) or document.get("schema_version") != 1:
-        raise EvidenceError(f"{TARGET_PATH} printed a report of an unknown schema")
+        raise EvidenceError(f"{path} printed a report of an unknown schema")
     return document
+
+
+def _has_its_loader(fs: RootFilesystem, checker: Path) -> bool:
+    """Whether the target has the glibc loader the checker names (PT_INTERP): without it, it
+    cannot start."""
+    with checker.open("rb") as f:
+        interpreter = ElfFile(f).interpreter
+    return interpreter is not None and fs.exists(interpreter)
 
 
 def _without_glibc(ctx: ScanContext) -> dict[str, Any]:

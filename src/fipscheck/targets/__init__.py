@@ -7,7 +7,7 @@ import than the rest of fipscheck, and ``fipscheck.status()`` in an application 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .base import ExecResult, Target, TargetConfig
 
@@ -32,10 +32,10 @@ def __getattr__(name: str) -> type[Target]:
     return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
 
 
-def open_target(kind: str, name: str) -> Target:
-    """Open a target by kind (``image``, ``container``, ``host``, ``rootfs``) and name;
-    raises TargetError."""
+def open_target(kind: str, name: str, **options: Any) -> Target:
+    """Open a target by kind (``image``, ``container``, ``host``, ``rootfs``) and name, with
+    options of that kind (``all_filesystems`` for a host); raises TargetError."""
     if kind not in KINDS:
         raise ValueError(f"unknown target kind {kind!r}")
     module, cls = KINDS[kind]
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(name)
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(name, **options)

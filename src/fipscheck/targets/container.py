@@ -19,6 +19,7 @@ from typing import Any
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
+from .. import progress
 from ..errors import TargetError
 from ..fs import RootFilesystem
 from .base import ExecResult, Target, TargetConfig
@@ -30,6 +31,7 @@ class DockerContainerTarget(Target):
     """Filesystem, exec and file copy over one container; subclasses decide whose it is."""
 
     can_run = True
+    runner_name = "the Docker engine"
 
     def __init__(self, name: str, container: Container) -> None:
         super().__init__(name)
@@ -55,7 +57,9 @@ class DockerContainerTarget(Target):
         if self._fs is None:
             self._tmp = scratch_dir(self._image_size())
             try:
-                self.export_stats = extract(self._container.export(), self._tmp)
+                with progress.during(f"exporting the filesystem of {self.name}"):
+                    self.export_stats = extract(progress.counted(self._container.export()),
+                                                self._tmp)
             except APIError as error:
                 raise TargetError(f"cannot export {self.name}: {error.explanation}") from None
             self._fs = RootFilesystem(self._tmp)
@@ -67,6 +71,12 @@ class DockerContainerTarget(Target):
             return int(self._container.image.attrs.get("Size") or 0)
         except (APIError, NotFound, TypeError, ValueError):
             return 0
+
+    def runs_on(self) -> str | None:
+        try:
+            return self._container.client.info().get("Architecture") or None
+        except APIError as error:
+            raise TargetError(f"cannot ask the engine for its architecture: {error.explanation}") from None
 
     def _ready_to_exec(self) -> None:
         """Make sure the container can run a command: a running one can; ImageTarget starts
