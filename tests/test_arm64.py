@@ -144,13 +144,17 @@ def test_arm64_twin_fails_each_static_check_for_its_own_reason(arm64):
     _, results = arm64(TWIN)
     assert "/app/cni-agent" in results["go.fips-toolchain"].message
     assert results["go.fips-toolchain"].status is Status.FAIL
-    banned = {f["path"] for f in results["libraries.banned"].evidence["found"]}
-    assert {f"{MULTIARCH}/libnettle.so.8.10", f"{MULTIARCH}/libhogweed.so.6.10",
-            "/opt/vendor/lib/libcrypto.so.3"} <= banned
-    [failure] = results["linkage.libcrypto"].evidence["failures"]
-    assert failure["program"] == "/app/digest" and failure["libcrypto"] == [
+    banned = {f["path"]: f for f in results["libraries.banned"].evidence["found"]}
+    assert set(banned) == {f"{MULTIARCH}/libnettle.so.8.10", f"{MULTIARCH}/libhogweed.so.6.10",
+                           "/opt/vendor/lib/libcrypto.so.3", "/app/digest-static"}
+    # stripped and static: OpenSSL's aarch64 assembly is recognised by its credit line
+    assert banned["/app/digest-static"]["banners"] == ["CRYPTOGAMS by <appro@openssl.org>"]
+    failures = {f["program"]: f for f in results["linkage.libcrypto"].evidence["failures"]}
+    assert set(failures) == {"/app/digest", "/app/digest-static"}
+    assert failures["/app/digest"]["libcrypto"] == [
         {"path": "/opt/vendor/lib/libcrypto.so.3", "found_by": "DT_RPATH of /app/digest",
          "needed_by": "/app/digest"}]
+    assert failures["/app/digest-static"]["carried"]["family"] == "openssl-derived"
     assert results["openssl.config"].status is Status.FAIL
     assert "no FIPS provider is configured" in results["openssl.config"].message
     assert results["report"].verdict is Status.FAIL

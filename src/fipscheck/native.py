@@ -18,9 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .elf import ElfError, ElfFile
 from .errors import EvidenceError
-from .machines import E_MACHINE, canonical, machine_name
 
 EXECUTABLE = Path(__file__).parent / "bin" / "fips-startup-check"
 
@@ -77,6 +75,8 @@ def executable_path(arch: str | None = None) -> Path:
         raise EvidenceError(f"{EXECUTABLE} is missing: reinstall fipscheck (pip builds it with make)")
     if arch is None:
         return EXECUTABLE
+    from .machines import E_MACHINE, canonical  # only here: report() needs nothing but errors.py
+
     wanted = canonical(arch)
     shipped = shipped_executables()
     if wanted not in shipped:
@@ -90,6 +90,9 @@ def executable_path(arch: str | None = None) -> Path:
 
 def shipped_executables() -> dict[str, Path]:
     """Architecture -> the standalone checker built for it, of those in the package."""
+    from .elf import ElfError, ElfFile
+    from .machines import machine_name
+
     found: dict[str, Path] = {}
     for candidate in [EXECUTABLE, *sorted(EXECUTABLE.parent.glob("*/fips-startup-check"))]:
         try:

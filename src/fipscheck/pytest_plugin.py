@@ -21,9 +21,9 @@ from .deadline import Deadline, ScanTimeout
 from .errors import FipscheckError, NotApplicableError, TargetError
 from .interrupts import sigterm_as_interrupt
 from .model import CheckResult, Report, Status
-from .native import executable_path, options_to_argv
+from .native import options_to_argv
 from .policy import Policy
-from .probes.native import NAME as NATIVE_NAME
+from .probes.native import install_checker
 from .probes.platform import runtime_platform
 from .render import evidence_text
 from .runner import ScanContext, run_check, select_checks
@@ -326,9 +326,8 @@ def _native_checker_in(ctx: ScanContext) -> str:
     if not target.can_run:
         pytest.skip(f"a {target.kind} target cannot run the native checker")
     try:
-        platform = ctx.evidence(runtime_platform)
-        platform.require_runnable()
-        return target.install(NATIVE_NAME, executable_path(platform.runs_on))
+        ctx.evidence(runtime_platform).require_runnable()
+        return install_checker(ctx)[0]
     except NotApplicableError as reason:  # e.g. an arm64 image in an x86-64 engine
         pytest.skip(str(reason))
     except FipscheckError as error:  # no checker for that machine, a failed copy

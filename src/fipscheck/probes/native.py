@@ -35,8 +35,7 @@ def native_report(ctx: ScanContext) -> dict[str, Any]:
     target = ctx.target
     if isinstance(target, ProcessTarget):  # fipscheck.status(): this process, in-process
         return report()
-    checker = executable_path(ctx.evidence(runtime_platform).runs_on)  # the target's machine's
-    path = target.install(NAME, checker)
+    path, checker = install_checker(ctx)
     result = target.exec([path])
     try:
         document = json.loads(result.stdout)
@@ -49,6 +48,13 @@ def native_report(ctx: ScanContext) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("schema_version") != 1:
         raise EvidenceError(f"{path} printed a report of an unknown schema")
     return document
+
+
+def install_checker(ctx: ScanContext) -> tuple[str, Path]:
+    """The standalone checker built for the machine the target runs on, made available in
+    the target (Target.install): its path there, and the package's file."""
+    checker = executable_path(ctx.evidence(runtime_platform).runs_on)
+    return ctx.target.install(NAME, checker), checker
 
 
 def _has_its_loader(fs: RootFilesystem, checker: Path) -> bool:
