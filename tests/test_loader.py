@@ -12,7 +12,14 @@ import subprocess
 import pytest
 
 from fipscheck.fs import RootFilesystem
-from fipscheck.loader import CACHE, LoaderConfigError, loader_config, parse_cache, read_conf
+from fipscheck.loader import (
+    CACHE,
+    LoaderConfigError,
+    loader_config,
+    loader_system_dirs,
+    parse_cache,
+    read_conf,
+)
 from fipscheck.probes.linkage import linkage
 from fipscheck.runner import ScanContext
 from fipscheck.targets.rootfs import RootfsTarget
@@ -92,3 +99,15 @@ def test_default_directories_are_the_programs_own_loaders(tmp_path):
                    if c.program == "/usr/bin/app").libcrypto
     assert (found.path, found.found_by) == ("/usr/lib/x86_64-linux-gnu/libcrypto.so.3",
                                             "default directory of /lib64/ld-linux-x86-64.so.2")
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"\x7fELF\0/etc/\0%s\0/lib/a-linux-gnu/\0/usr/lib/a-linux-gnu/\0/lib/\0" + b"x" * 100,
+     ("/lib/a-linux-gnu", "/usr/lib/a-linux-gnu", "/lib")),
+    (b"/" * (1 << 20), None),  # one run of slashes, not a list of directories
+    (b"/lib/\0" * 1000, None),  # more adjacent directories than any loader has
+    (b"\0/usr/share/\0/etc/\0", None),  # directories, but none a lib directory
+])
+def test_system_directories_are_found_only_as_glibc_writes_them(tmp_path, content, expected):
+    (tmp_path / "ld.so").write_bytes(content)
+    assert loader_system_dirs(RootFilesystem(tmp_path), "/ld.so") == expected

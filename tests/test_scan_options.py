@@ -45,6 +45,9 @@ def test_skip_globs_leave_directories_and_files_out_and_say_so(root):
     everything = banned_check(fipscheck(*scan))
     assert {f["path"] for f in everything["evidence"]["found"]} == {
         "/opt/vendor/lib/libnettle.so.8", "/usr/lib/libhogweed.so.6"}
+    # a glob without / is a name: its * does not reach into the path (vendor/lib/libnettle...)
+    by_name_only = banned_check(fipscheck(*scan, "--skip-file", "vendor*", "--skip-dir", "ven"))
+    assert by_name_only["evidence"]["found"] == everything["evidence"]["found"]
     by_path = banned_check(fipscheck(*scan, "--skip-dir", "/opt/vendor"))
     assert [f["path"] for f in by_path["evidence"]["found"]] == ["/usr/lib/libhogweed.so.6"]
     assert by_path["evidence"]["not_walked"] == {"/opt/vendor": "matches a --skip-dir glob"}

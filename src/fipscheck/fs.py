@@ -14,7 +14,7 @@ import fnmatch
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,12 +66,21 @@ class WalkScope:
     filesystem_names: Mapping[int, str] = field(default_factory=dict)  # st_dev -> mount's type
 
 
-def glob_matcher(globs: Iterable[str]) -> re.Pattern[str] | None:
-    """One pattern for shell-style globs (``*`` also crosses ``/``): a glob with a ``/`` is
-    matched against the whole path in the root, one without against the name alone."""
-    parts = [fnmatch.translate(g) if "/" in g else rf"(?s:.*/){fnmatch.translate(g)}"
-             for g in globs]
-    return re.compile("|".join(parts)) if parts else None
+def glob_matcher(globs: Iterable[str]) -> Callable[[str], bool] | None:
+    """Whether a path matches any of the shell-style globs: one with a ``/`` is matched
+    against the whole path in the root (its ``*`` crossing ``/``), one without against the
+    name alone. None when there are no globs."""
+    globs = list(globs)
+    by_path = _any_of([g for g in globs if "/" in g])
+    by_name = _any_of([g for g in globs if "/" not in g])
+    if by_path is None and by_name is None:
+        return None
+    return lambda path: bool((by_path and by_path.match(path))
+                             or (by_name and by_name.match(path.rsplit("/", 1)[-1])))
+
+
+def _any_of(globs: list[str]) -> re.Pattern[str] | None:
+    return re.compile("|".join(map(fnmatch.translate, globs))) if globs else None
 
 
 def _holds_a_root(entries: list[os.DirEntry]) -> bool:
@@ -237,29 +246,29 @@ class RootFilesystem:
                     self.unreadable.append(f"{base}/{item.name}")
                     continue
                 entry = Entry(f"{base}/{item.name}", st.st_mode, st.st_size)
-                if stat.S_ISREG(st.st_mode):
-                    files, size = files + 1, size + st.st_size
                 if stat.S_ISDIR(st.st_mode):
                     why = self._left_out(entry.path, st.st_dev, device, skip_dir)
                     if why is None:
                         stack.append(entry.path)
                     else:
                         self.not_walked[entry.path] = why
-                elif skip_file is not None and skip_file.match(entry.path):
+                elif skip_file is not None and skip_file(entry.path):
                     self.skipped_files += 1
                     if len(self.skipped_listed) < MAX_SKIPPED_LISTED:
                         self.skipped_listed.append(entry.path)
                     continue
+                elif stat.S_ISREG(st.st_mode):
+                    files, size = files + 1, size + st.st_size
                 yield entry
             progress.advance(files, size)
 
     def _left_out(self, path: str, dev: int, device: int | None,
-                  skip_dir: re.Pattern[str] | None) -> str | None:
+                  skip_dir: Callable[[str], bool] | None) -> str | None:
         """Why a directory is not entered, or None."""
         scope = self.scope
         if path in scope.prune:
             return scope.prune[path]
-        if skip_dir is not None and skip_dir.match(path):
+        if skip_dir is not None and skip_dir(path):
             return "matches a --skip-dir glob"
         if device is not None and dev != device:
             kind = scope.filesystem_names.get(dev)

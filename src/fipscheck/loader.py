@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import struct
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -38,8 +39,12 @@ MULTIARCH = {(64, 62): "x86_64-linux-gnu", (64, 183): "aarch64-linux-gnu",
 # "/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/\0", Fedora's
 # "/lib64/\0/usr/lib64/\0". Reading them from the root's own loader gets every distribution and
 # architecture right; `ld.so --help` prints the same list.
-SYSTEM_DIRS = re.compile(rb"(?:/[!-~]*?lib[!-~]*?/\0){2,}")
+# One directory of that string: it starts a printable run (the look-behind keeps a hostile file
+# of slashes linear) and is at most 256 bytes long.
+SYSTEM_DIR = re.compile(rb"(?<![!-~])/[!-~]{0,255}/\0")
+MAX_SYSTEM_DIRS = 16
 MAX_LOADER_SIZE = 16 << 20  # a glibc loader is a few hundred KiB
+MAX_LOADERS = 8  # loaders read per root, the most used first (a root has one per architecture)
 
 
 class LoaderConfigError(EvidenceError):
@@ -57,11 +62,25 @@ def default_dirs(arch: tuple[int, int]) -> tuple[str, ...]:
 
 
 def loader_system_dirs(fs: RootFilesystem, loader: str) -> tuple[str, ...] | None:
-    """The SYSTEM_DIRS compiled into a glibc loader of the root (None: not found in it)."""
-    match = SYSTEM_DIRS.search(fs.read_bytes(loader, MAX_LOADER_SIZE))
-    if match is None:
-        return None
-    return tuple(d.decode("ascii").rstrip("/") or "/" for d in match.group(0).split(b"\0") if d)
+    """The SYSTEM_DIRS compiled into a glibc loader of the root (None: not found in it): the
+    first run of two or more adjacent directories, each naming a lib directory."""
+    run: list[bytes] = []
+    end = -1
+    for match in SYSTEM_DIR.finditer(fs.read_bytes(loader, MAX_LOADER_SIZE)):
+        if match.start() != end:  # not adjacent to the run so far: a new run begins
+            if _system_dirs(run):
+                break
+            run = []
+        if len(run) <= MAX_SYSTEM_DIRS:
+            run.append(match.group(0)[:-2])  # without the trailing slash and NUL
+        end = match.end()
+    return _system_dirs(run)
+
+
+def _system_dirs(run: list[bytes]) -> tuple[str, ...] | None:
+    if 2 <= len(run) <= MAX_SYSTEM_DIRS and all(b"lib" in d for d in run):
+        return tuple(d.decode("ascii") for d in run)
+    return None
 
 
 def parse_cache(data: bytes) -> dict[str, list[str]]:
@@ -150,10 +169,10 @@ def _glob(fs: RootFilesystem, pattern: str) -> list[str]:
 
 def loader_config(fs: RootFilesystem,
                   loaders: Iterable[tuple[str, tuple[int, int]]] = ()) -> LoaderConfig:
-    """The root's loader inputs; ``loaders``: (path, arch) of the glibc loaders its programs
-    name (PT_INTERP), whose system directories are read."""
+    """The root's loader inputs; ``loaders``: (path, arch) of the loader each program names
+    (PT_INTERP), whose system directories are read (of the MAX_LOADERS most named)."""
     config = _cache_config(fs)
-    for path, arch in sorted(set(loaders)):
+    for (path, arch), _ in Counter(loaders).most_common(MAX_LOADERS):
         try:
             dirs = loader_system_dirs(fs, path)
         except (OSError, EvidenceError) as error:

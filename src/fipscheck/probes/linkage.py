@@ -243,7 +243,7 @@ def _is_static_program(elf: ElfSummary) -> bool:
 def linkage(ctx: ScanContext) -> Linkage:
     fs = ctx.target.filesystem
     files = ctx.evidence(inventory)
-    config = loader_config(fs, {(e.interpreter, e.arch) for e in files.elf if e.interpreter})
+    config = loader_config(fs, [(e.interpreter, e.arch) for e in files.elf if e.interpreter])
     resolver = Resolver(fs, files.elf, config, ctx.target.config.env.get("LD_LIBRARY_PATH", ""))
     closures, left_to_go, unresolved = [], [], []
     go = ctx.evidence(go_programs)

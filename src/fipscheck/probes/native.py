@@ -16,6 +16,7 @@ from ..elf import ElfFile
 from ..errors import EvidenceError
 from ..model import Status
 from ..native import executable_path, report
+from ..targets.base import Target
 from ..targets.process import ProcessTarget
 from .platform import runtime_platform
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ..runner import ScanContext
 
 NAME = "fips-startup-check"
-TARGET_PATH = f"/.fipscheck/{NAME}"  # where Target.install puts it in a container
+TARGET_PATH = f"{Target.OWN_DIR}/{NAME}"  # where Target.install puts it in a container
 
 
 def native_report(ctx: ScanContext) -> dict[str, Any]:

@@ -49,8 +49,8 @@ class Platform:
         where = ", ".join(self.read_from[:3])
         raise NotApplicableError(
             f"the target's programs are built for {'/'.join(self.machines)} (read from {where}) "
-            f"and {self.runner} runs {self.runs_on}: nothing of the target can run there, so its "
-            "runtime is not checked (fipscheck does not rely on emulation)")
+            f"and {self.runner} runs {self.runs_on}: the target's runtime is not checked "
+            "(fipscheck runs programs only on their own architecture, without emulation)")
 
 
 def target_machines(fs: RootFilesystem) -> tuple[Counter[str], list[str]]:

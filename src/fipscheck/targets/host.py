@@ -57,17 +57,17 @@ OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 CONTAINER_BACKENDS = frozenset({"docker", "podman", "kubectl", "openshift", "lxc"})
 
 # Why a backend's files are not read, and what reads them instead.
+OVER_SSH = ("over ssh fipscheck could only copy the whole remote root first; run it on that "
+            "machine (`fipscheck scan --host local://`) to check its files")
+IN_A_POD = ("{tool} copies paths only through a tar inside the pod and cannot export its "
+            "filesystem; check the pod's image (`fipscheck scan IMAGE`) for its files")
 NO_FILES = {
-    "ssh": "over ssh fipscheck could only copy the whole remote root first; run it on that "
-           "machine (`fipscheck scan --host local://`) to check its files",
-    "paramiko": "over ssh fipscheck could only copy the whole remote root first; run it on "
-                "that machine (`fipscheck scan --host local://`) to check its files",
-    "podman": "podman offers no export through testinfra; check the container's files with "
-              "--rootfs DIR on a copy (podman export NAME | tar -x -C DIR)",
-    "kubectl": "kubectl can only copy paths with a tar inside the pod, not export its "
-               "filesystem; check the pod's image (fipscheck scan IMAGE) for its files",
-    "openshift": "oc can only copy paths with a tar inside the pod, not export its filesystem; "
-                 "check the pod's image (fipscheck scan IMAGE) for its files",
+    "ssh": OVER_SSH,
+    "paramiko": OVER_SSH,
+    "podman": "fipscheck exports container filesystems through the Docker engine only; for "
+              "podman, check a copy with --rootfs DIR (`podman export NAME | tar -x -C DIR`)",
+    "kubectl": IN_A_POD.format(tool="kubectl"),
+    "openshift": IN_A_POD.format(tool="oc"),
 }
 
 UPLOAD_CHUNK = 24 << 10  # bytes per command; as printf escapes at most 96 KiB, under the
