@@ -1,14 +1,19 @@
 """Hosts checked for real: ``local://`` (this machine) with every runtime check, ``docker://``
-(a container on the test engine) with fipscheck's checker copied in through the backend, run
-and removed; and what a walk of this machine leaves out (virtual filesystems, container
-storage and root filesystems, other roots, other filesystems unless asked)."""
+(a container on the test engine) and ``ssh://`` (a trixie machine running OpenSSH's server on
+127.0.0.1) with fipscheck's checker copied in through the backend, run and removed; and what
+a walk of this machine leaves out (virtual filesystems, container storage and root
+filesystems, other roots, other filesystems unless asked)."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import socket
 import subprocess
+import tarfile
+import time
 
 import pytest
 from conftest import host_fips_enabled
@@ -20,6 +25,7 @@ from fipscheck.targets import open_target
 from fipscheck.targets.host import local_scope
 
 CNI = "fipscheck/cni-fips:latest"
+SSHD = "fipscheck/sshd-host:latest"
 NATIVE_CHECKS = ("openssl.fips-mode", "openssl.fips-provider", "openssl.module-integrity",
                  "algorithms.approved", "algorithms.non-approved", "wolfssl.fips")
 
@@ -128,11 +134,64 @@ def test_a_host_walk_stays_on_the_root_filesystem_unless_asked(tmp_path, tmpfs_m
             assert fs.not_walked[str(tmpfs_mount)] == "another filesystem (tmpfs)"
 
 
-def test_remote_backends_say_why_their_files_are_not_read():
-    for url in ("ssh://nobody@127.0.0.1:1", "kubectl://some-pod"):
-        with open_target("host", url) as target:
-            report = scan(target, checks=["libraries.banned"])
-        [banned] = report.checks
-        assert banned.status is Status.SKIP
-        assert ("fipscheck scan --host local://" if url.startswith("ssh") else "kubectl") in \
-            banned.message
+def test_a_pod_says_why_its_files_are_not_read():
+    with open_target("host", "kubectl://some-pod") as target:  # nothing is run for this
+        [banned] = scan(target, checks=["libraries.banned"]).checks
+    assert banned.status is Status.SKIP and "the pod's image" in banned.message
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ssh_host(engine, image, tmp_path_factory):
+    """The sshd-host image running with the host's network, its sshd listening on a free port
+    of 127.0.0.1 with a key made here; (URL, container); removed after."""
+    keys = tmp_path_factory.mktemp("ssh")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / "id")],
+                   check=True)
+    (keys / "config").write_text("Host 127.0.0.1\n  StrictHostKeyChecking no\n"
+                                 "  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n")
+    port = _free_loopback_port()
+    container = engine.containers.create(image(SSHD), network_mode="host", command=[
+        "/usr/sbin/sshd", "-D", "-e", "-p", str(port)])
+    try:
+        authorized = (keys / "id.pub").read_bytes()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo("root/.ssh/authorized_keys")
+            info.size, info.mode = len(authorized), 0o600
+            tar.addfile(info, io.BytesIO(authorized))
+        container.put_archive("/", archive.getvalue())
+        container.start()
+        for _ in range(100):  # until sshd accepts connections
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield (f"ssh://root@127.0.0.1:{port}?ssh_config={keys / 'config'}"
+               f"&ssh_identity_file={keys / 'id'}"), container
+    finally:
+        container.remove(force=True)
+
+
+def test_ssh_host_gets_the_runtime_checks_with_its_checker_copied_in_and_removed(ssh_host):
+    url, container = ssh_host
+    with open_target("host", url) as target:
+        assert target.backend == "ssh" and target.own_kernel
+        report = scan(target, checks=[*NATIVE_CHECKS, "libraries.banned"])
+        [checker] = target.describe()["installed"]
+        code, out = in_container(container, f"sha256sum {checker}")
+        assert code == 0 and out.split()[0] == hashlib.sha256(executable_path().read_bytes()).hexdigest()
+    assert in_container(container, f"ls -d {checker.rsplit('/', 1)[0]}")[0] != 0  # removed
+    results = {r.id: r for r in report.checks}
+    # trixie's OpenSSL 3.5 without its FIPS provider, as the checker saw it over there
+    provider = results["openssl.fips-provider"]
+    assert provider.status is Status.FAIL
+    assert provider.evidence["libcrypto"]["version"].startswith("OpenSSL 3.5.")
+    assert results["algorithms.approved"].status is Status.PASS
+    banned = results["libraries.banned"]
+    assert banned.status is Status.SKIP and "fipscheck scan --host local://" in banned.message

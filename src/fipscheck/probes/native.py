@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checks import Outcome
 from ..elf import ElfFile
-from ..errors import EvidenceError
+from ..errors import EvidenceError, NotApplicableError
 from ..model import Status
 from ..native import executable_path, report
 from ..targets.base import Target
@@ -23,7 +23,6 @@ from .platform import runtime_platform
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..fs import RootFilesystem
     from ..runner import ScanContext
 
 NAME = "fips-startup-check"
@@ -41,7 +40,7 @@ def native_report(ctx: ScanContext) -> dict[str, Any]:
     try:
         document = json.loads(result.stdout)
     except ValueError:
-        if not _has_its_loader(target.filesystem, checker):
+        if not _has_its_loader(target, checker):
             return _without_glibc(ctx)
         stderr = result.stderr.decode("utf-8", errors="replace").strip()
         raise EvidenceError(f"{path} exited {result.exit_code} without a report: "
@@ -58,9 +57,14 @@ def install_checker(ctx: ScanContext) -> tuple[str, Path]:
     return ctx.target.install(NAME, checker), checker
 
 
-def _has_its_loader(fs: RootFilesystem, checker: Path) -> bool:
+def _has_its_loader(target: Target, checker: Path) -> bool:
     """Whether the target has the glibc loader the checker names (PT_INTERP): without it, it
-    cannot start."""
+    cannot start. Where the files cannot be read (a remote host), the checker's failure is
+    not explained away: it is taken to have one."""
+    try:
+        fs = target.filesystem
+    except NotApplicableError:
+        return True
     with checker.open("rb") as f:
         interpreter = ElfFile(f).interpreter
     return interpreter is not None and fs.exists(interpreter)

@@ -81,7 +81,11 @@ def runtime_platform(ctx: ScanContext) -> Platform:
     if runs_on is None:  # not known (this process): nothing to compare, the runtime is tried
         return Platform((), (), None, ctx.target.runner_name)
     machine = canonical(runs_on)
-    found, read_from = target_machines(ctx.target.filesystem)
+    try:
+        fs = ctx.target.filesystem
+    except NotApplicableError:  # a remote host's files: its own kernel runs its programs
+        return Platform((), (), machine, ctx.target.runner_name)
+    found, read_from = target_machines(fs)
     if not found:  # no loader: a root of static programs (a Go binary FROM scratch)
         programs = [e for e in ctx.evidence(inventory).elf if e.type in (ET_EXEC, ET_DYN)]
         found = Counter(machine_name(e.machine) for e in programs)
