@@ -9,6 +9,7 @@ import sys
 from . import __version__, progress
 from .deadline import Deadline, ScanTimeout
 from .errors import FipscheckError, NotCompliantError
+from .fs import GLOB_HELP
 from .inprocess import require, status
 from .interrupts import sigterm_as_interrupt
 from .model import Report
@@ -47,10 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_scope_options(scan_cmd: argparse.ArgumentParser) -> None:
     scan_cmd.add_argument("--skip-dir", action="append", default=[], metavar="GLOB",
-                          help="do not walk directories matching GLOB (a path in the target, or "
-                          "a name without /; * also matches /; repeatable)")
+                          help=f"do not walk directories matching GLOB ({GLOB_HELP}; repeatable)")
     scan_cmd.add_argument("--skip-file", action="append", default=[], metavar="GLOB",
-                          help="leave files matching GLOB out of the walk (repeatable)")
+                          help=f"leave files matching GLOB out of the walk ({GLOB_HELP}; repeatable)")
     scan_cmd.add_argument("--all-filesystems", action="store_true",
                           help="--host local://: walk every mounted filesystem, not only the "
                           "root's (virtual ones, container storage and other roots never)")

@@ -66,6 +66,9 @@ class WalkScope:
     filesystem_names: Mapping[int, str] = field(default_factory=dict)  # st_dev -> mount's type
 
 
+GLOB_HELP = "a glob of paths in the target, its * matching / too, or of names when it has no /"
+
+
 def glob_matcher(globs: Iterable[str]) -> Callable[[str], bool] | None:
     """Whether a path matches any of the shell-style globs: one with a ``/`` is matched
     against the whole path in the root (its ``*`` crossing ``/``), one without against the

@@ -19,6 +19,7 @@ import pytest
 from .checks import Check
 from .deadline import Deadline, ScanTimeout
 from .errors import FipscheckError, NotApplicableError, TargetError
+from .fs import GLOB_HELP
 from .interrupts import sigterm_as_interrupt
 from .model import CheckResult, Report, Status
 from .native import options_to_argv
@@ -36,10 +37,8 @@ TARGET_HELP = {
                     "podman://NAME, kubectl://POD"),
     "rootfs": ("DIR", "a root filesystem in a directory (static checks only)"),
 }
-SKIP_HELP = {
-    "dir": "do not walk directories matching GLOB (a path in the target, or a name; * matches /)",
-    "file": "leave files matching GLOB out of the walk (a path in the target, or a name)",
-}
+SKIP_HELP = {"dir": f"do not walk directories matching GLOB ({GLOB_HELP})",
+             "file": f"leave files matching GLOB out of the walk ({GLOB_HELP})"}
 NO_TARGET = ("no fipscheck target given: use --fips-image, --fips-container, --fips-host or "
              "--fips-rootfs (or the fips_image, ... ini options)")
 SESSION = "fipscheck-session"
