@@ -20,6 +20,7 @@ import glob
 import os
 import re
 import shlex
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,8 +71,9 @@ NO_FILES = {
     "openshift": IN_A_POD.format(tool="oc"),
 }
 
-UPLOAD_CHUNK = 24 << 10  # bytes per command; as printf escapes at most 96 KiB, under the
-# 128 KiB Linux allows one argument (the whole command is one `sh -c` argument)
+# Characters of printf escapes per command: the whole command is one `sh -c` argument, and
+# Linux allows one argument 128 KiB.
+UPLOAD_COMMAND_SIZE = 96 << 10
 
 
 def _printf_escaped(byte: int) -> str:
@@ -80,6 +82,22 @@ def _printf_escaped(byte: int) -> str:
 
 
 PRINTF_ESCAPES = tuple(_printf_escaped(b) for b in range(256))
+
+
+def printf_chunks(data: bytes, size: int = UPLOAD_COMMAND_SIZE) -> Iterator[str]:
+    """The bytes as printf format strings (octal escapes for all but plain characters) of at
+    most ``size`` characters each: what `printf '...'` writes back exactly, in any sh."""
+    piece: list[str] = []
+    length = 0
+    for byte in data:
+        escaped = PRINTF_ESCAPES[byte]
+        if length + len(escaped) > size:
+            yield "".join(piece)
+            piece, length = [], 0
+        piece.append(escaped)
+        length += len(escaped)
+    if piece or not data:
+        yield "".join(piece)
 
 
 class HostTarget(Target):
@@ -149,15 +167,12 @@ class HostTarget(Target):
 
     def _upload(self, path: str, data: bytes, mode: int) -> None:
         quoted = shlex.quote(path)
-        self._run_ok(f": > {quoted}")
-        for start in range(0, len(data), UPLOAD_CHUNK):
-            escaped = "".join(PRINTF_ESCAPES[b] for b in data[start:start + UPLOAD_CHUNK])
-            self._run_ok(f"printf '{escaped}' >> {quoted}")
-        written = self._run_ok(f"wc -c < {quoted}").strip()
+        for number, chunk in enumerate(printf_chunks(data)):
+            self._run_ok(f"printf '{chunk}' {'>>' if number else '>'} {quoted}")
+        written = self._run_ok(f"chmod {mode:o} {quoted} && wc -c < {quoted}").strip()
         if written != str(len(data)):
             raise TargetError(f"copying {path} to {self.name}: {written or 'no'} bytes arrived "
                               f"of {len(data)}")
-        self._run_ok(f"chmod {mode:o} {quoted}")
 
     def _run_ok(self, command: str) -> str:
         done = self.exec(["sh", "-c", command])
