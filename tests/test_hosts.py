@@ -10,8 +10,11 @@ import hashlib
 import io
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 
@@ -19,10 +22,15 @@ import pytest
 from conftest import host_fips_enabled
 
 from fipscheck import Policy, Status
+from fipscheck.errors import EvidenceError
+from fipscheck.fs import RootFilesystem
 from fipscheck.native import executable_path
-from fipscheck.runner import scan
+from fipscheck.probes.python import find_interpreters, python_runtimes
+from fipscheck.runner import ScanContext, scan
 from fipscheck.targets import open_target
+from fipscheck.targets.base import TargetConfig
 from fipscheck.targets.host import local_scope
+from fipscheck.targets.rootfs import RootfsTarget
 
 CNI = "fipscheck/cni-fips:latest"
 SSHD = "fipscheck/sshd-host:latest"
@@ -195,3 +203,32 @@ def test_ssh_host_gets_the_runtime_checks_with_its_checker_copied_in_and_removed
     assert results["algorithms.approved"].status is Status.PASS
     banned = results["libraries.banned"]
     assert banned.status is Status.SKIP and "fipscheck scan --host local://" in banned.message
+
+
+def test_python_launchers_are_not_run_but_cannot_stand_alone(tmp_path):
+    """A host's PATH often holds launchers named like interpreters (pyenv shims): they are
+    not run; the interpreters are. Launchers with no interpreter at all are an error."""
+    shim = tmp_path / "root/shims/python3.10"
+    shim.parent.mkdir(parents=True)
+    shim.write_text('#!/usr/bin/env bash\nexec pyenv exec "$0" "$@"\n')
+    shim.chmod(0o755)
+    fs = RootFilesystem(tmp_path / "root")
+    assert find_interpreters(fs, ["/shims", "/usr/bin"]) == ([], ["/shims/python3.10"])
+    with pytest.raises(EvidenceError, match=re.escape("/shims/python3.10: a script, not a Python")):
+        python_runtimes(ScanContext(PathRoot(tmp_path / "root", "/shims")))
+    (tmp_path / "root/usr/bin").mkdir(parents=True)
+    shutil.copy(os.path.realpath(sys.executable), tmp_path / "root/usr/bin/python3")
+    assert find_interpreters(fs, ["/shims", "/usr/bin"]) == (
+        [("/usr/bin/python3", "/usr/bin/python3")], ["/shims/python3.10"])
+
+
+class PathRoot(RootfsTarget):
+    """A root directory whose configuration sets PATH."""
+
+    def __init__(self, directory, path: str) -> None:
+        super().__init__(directory)
+        self._path = path
+
+    @property
+    def config(self) -> TargetConfig:
+        return TargetConfig(env={"PATH": self._path})

@@ -53,7 +53,10 @@ def python_runtimes(ctx: ScanContext) -> PythonRuntimes:
         return PythonRuntimes([executable], [PythonRuntime(executable, executable, facts)])
     searched = search_dirs(target.config.env.get("PATH", ""))
     found = PythonRuntimes(searched)
-    interpreters = find_interpreters(target.filesystem, searched)
+    interpreters, launchers = find_interpreters(target.filesystem, searched)
+    if launchers and not interpreters:  # python3 would run something fipscheck did not find
+        raise EvidenceError(f"{', '.join(launchers)}: a script, not a Python interpreter, and no "
+                            f"interpreter in {', '.join(searched)} for it to start")
     probe = ""
     if interpreters:
         probe = target.install(PROBE_NAME, Path(python_interpreter.__file__), 0o644)
@@ -74,26 +77,30 @@ def search_dirs(path_variable: str) -> list[str]:
     return list(dict.fromkeys([*path_directories(path_variable), *COMMON_DIRS]))
 
 
-def find_interpreters(fs: RootFilesystem, dirs: list[str]) -> list[tuple[str, str]]:
+def find_interpreters(fs: RootFilesystem, dirs: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     """(command, resolved file) per distinct Python 3 interpreter, in search order: the
-    image's PATH first, so a virtualenv there is run as the application would run it."""
+    image's PATH first, so a virtualenv there is run as the application would run it; and the
+    launchers: scripts named like one (a pyenv shim, a wrapper), which are not run, as they
+    only start an interpreter, found on its own where it is."""
     chosen: dict[str, str] = {}
+    launchers: list[str] = []
     for directory in dirs:
         for command in sorted(_commands(fs, directory), key=_preference):
             try:
                 resolved = fs.executable(command)
             except (OSError, EvidenceError):
                 continue  # unreadable or looping: not an interpreter to run
-            if resolved and resolved not in chosen.values() \
-                    and INTERPRETER_NAME.match(resolved.rsplit("/", 1)[-1]) \
-                    and _is_program(fs, resolved):
+            if not resolved or resolved in chosen.values() \
+                    or not INTERPRETER_NAME.match(resolved.rsplit("/", 1)[-1]):
+                continue
+            if _is_program(fs, resolved):
                 chosen[command] = resolved
-    return list(chosen.items())
+            else:
+                launchers.append(command)
+    return list(chosen.items()), launchers
 
 
 def _is_program(fs: RootFilesystem, path: str) -> bool:
-    """An ELF program, not a script named like one (a pyenv shim, a wrapper): a script picks
-    its interpreter when run, and that interpreter is found on its own where it is."""
     try:
         return fs.read_bytes(path, 4) == MAGIC
     except (OSError, EvidenceError):
