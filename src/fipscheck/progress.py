@@ -9,7 +9,7 @@ nothing until a front end installs a reporter with ``reporting``, so the library
 
 from __future__ import annotations
 
-import shutil
+import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -66,7 +66,10 @@ class TerminalReporter(Reporter):
             return
         self._drawn = now
         line = f"fipscheck: {self.name}{self.counts()}, {now - self.started:.0f} s"
-        width = shutil.get_terminal_size().columns - 1
+        try:
+            width = os.get_terminal_size(self.stream.fileno()).columns - 1
+        except (OSError, ValueError, AttributeError):
+            width = 79
         self.stream.write("\r\x1b[K" + line[:width])
         self.stream.flush()
 
