@@ -33,15 +33,23 @@
  * The shipped standalone must run in images with glibc 2.31 (bullseye) and newer, but a
  * binary linked on a newer glibc asks for GLIBC_2.34 versions of the dl* functions (they moved
  * from libdl into libc in 2.34). Pin the references to the oldest versions, which every glibc
- * since 2.2.5 still exports (from libdl.so.2 before 2.34, from libc.so.6 after; the Makefile
- * keeps libdl.so.2 as a dependency so old glibc finds them). __libc_start_main is pinned the
- * same way in start.S, this build's own start-up code. A test reads the binary's symbol
- * versions and runs it in the bullseye, bookworm and trixie images.
+ * still exports (2.2.5 on x86-64, 2.17 on aarch64; from libdl.so.2 before 2.34, from libc.so.6
+ * after; the Makefile keeps libdl.so.2 as a dependency so old glibc finds them).
+ * __libc_start_main is pinned the same way in start.S and start-aarch64.S, this build's own
+ * start-up code. Tests read the binaries' symbol versions and run them in the bullseye,
+ * bookworm and trixie images (x86-64) and on an arm64 trixie root under qemu-user.
  */
-__asm__(".symver dlopen,dlopen@GLIBC_2.2.5");
-__asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
-__asm__(".symver dlerror,dlerror@GLIBC_2.2.5");
-__asm__(".symver dladdr,dladdr@GLIBC_2.2.5");
+#if defined(__x86_64__)
+#define FSC_GLIBC_OLDEST "GLIBC_2.2.5"
+#elif defined(__aarch64__)
+#define FSC_GLIBC_OLDEST "GLIBC_2.17" /* aarch64's first glibc (start-aarch64.S) */
+#else
+#error "FSC_PIN_GLIBC: no oldest glibc version known for this architecture"
+#endif
+__asm__(".symver dlopen,dlopen@" FSC_GLIBC_OLDEST);
+__asm__(".symver dlsym,dlsym@" FSC_GLIBC_OLDEST);
+__asm__(".symver dlerror,dlerror@" FSC_GLIBC_OLDEST);
+__asm__(".symver dladdr,dladdr@" FSC_GLIBC_OLDEST);
 #endif
 
 #define FSC_VERSION "0.1.0"

@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from fipscheck.errors import EvidenceError, RootEscapeError
-from fipscheck.fs import RootFilesystem
+from fipscheck.fs import RootFilesystem, WalkScope
 from fipscheck.model import Status
 from fipscheck.probes.inventory import inventory
 from fipscheck.runner import ScanContext, scan
@@ -78,8 +78,9 @@ def test_walk_lists_but_does_not_enter_pruned_directories(tmp_path):
     (tmp_path / "proc/1").mkdir(parents=True)
     (tmp_path / "proc/1/environ").write_text("SECRET=1")
     (tmp_path / "usr/lib").mkdir(parents=True)
-    paths = {e.path for e in RootFilesystem(tmp_path, prune=("/proc",)).walk()}
-    assert paths == {"/proc", "/usr", "/usr/lib"}
+    fs = RootFilesystem(tmp_path, WalkScope(prune={"/proc": "a virtual filesystem"}))
+    assert {e.path for e in fs.walk()} == {"/proc", "/usr", "/usr/lib"}
+    assert fs.walk_record() == {"not_walked": {"/proc": "a virtual filesystem"}}
 
 
 @pytest.fixture

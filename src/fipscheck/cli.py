@@ -9,8 +9,10 @@ import json
 import os
 import sys
 
-from . import __version__, workdir
+from . import __version__, progress, workdir
+from .deadline import Deadline, ScanTimeout
 from .errors import FipscheckError, NotCompliantError
+from .fs import GLOB_HELP
 from .inprocess import require, status
 from .interrupts import exit_code, signal_name, sigterm_as_interrupt
 from .model import CheckResult, Report, Status
@@ -43,9 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
     scan_cmd.add_argument("--check", action="append", metavar="ID",
                           help="run only this check (repeatable)")
+    _add_scope_options(scan_cmd)
     _add_process_commands(commands)
-    commands.add_parser("native-path", help="print the path of the bundled fips-startup-check "
-                        "(to COPY into images)")
+    native_path = commands.add_parser("native-path", help="print the path of the bundled "
+                                      "fips-startup-check (to COPY into images)")
+    native_path.add_argument("--arch", metavar="ARCH",
+                             help="the one built for ARCH (x86_64, aarch64; amd64, arm64)")
     cleanup = commands.add_parser("cleanup", help="remove what runs killed outright left behind "
                                   "(their directories and containers; never a running one's)")
     cleanup.add_argument("--format", choices=("text", "json"), default="text")
@@ -66,6 +71,23 @@ def _add_source_options(scan_cmd: argparse.ArgumentParser) -> None:
                               "output) for a dir: source")
     sources.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                          help="environment of a dir: source (repeatable; overrides --config)")
+
+
+
+def _add_scope_options(scan_cmd: argparse.ArgumentParser) -> None:
+    scan_cmd.add_argument("--skip-dir", action="append", default=[], metavar="GLOB",
+                          help=f"do not walk directories matching GLOB ({GLOB_HELP}; repeatable)")
+    scan_cmd.add_argument("--skip-file", action="append", default=[], metavar="GLOB",
+                          help=f"leave files matching GLOB out of the walk ({GLOB_HELP}; repeatable)")
+    scan_cmd.add_argument("--all-filesystems", action="store_true",
+                          help="--host local://: walk every mounted filesystem, not only the "
+                          "root's (virtual ones, container storage and other roots never)")
+    scan_cmd.add_argument("--timeout", type=float, metavar="SECONDS",
+                          help="limit the whole scan; checks not finished by then are errors")
+    noise = scan_cmd.add_mutually_exclusive_group()
+    noise.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    noise.add_argument("-v", "--verbose", action="store_true",
+                       help="a line per phase on stderr (time, files, bytes), terminal or not")
 
 
 def _add_process_commands(commands) -> None:
@@ -90,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return _preflight(args.argv, args.check, args.warn_only)
     if args.command == "native-path":
         try:
-            print(executable_path())
+            print(executable_path(args.arch))
         except FipscheckError as error:
             print(f"fipscheck: error: {error}", file=sys.stderr)
             return 2
@@ -101,16 +123,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    """Scan one target. Interrupted or with a failing engine, the checks that finished are
-    still reported (the others as errors), then the reason, with its own exit code."""
+    """Scan one target, with progress on stderr as -q and -v say."""
     sigterm_as_interrupt()
+    verbosity = progress.QUIET if args.quiet else progress.VERBOSE if args.verbose else progress.NORMAL
+    with progress.reporting(sys.stderr, verbosity):
+        return _scan_reporting(args)
+
+
+def _scan_reporting(args: argparse.Namespace) -> int:
+    """Scan one target. Interrupted, out of time or with a failing engine, the checks that
+    finished are still reported (the others as errors), then the reason, with its own exit
+    code."""
     kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
-    policy = Policy(required_tools=tuple(args.require_tool))
+    name = getattr(args, kind)
     try:
         selected = [c.id for c in select_checks(args.check)]
+        policy = Policy(required_tools=tuple(args.require_tool), skip_dirs=tuple(args.skip_dir),
+                        skip_files=tuple(args.skip_file))
+        host_options = {"all_filesystems": True} if args.all_filesystems else {}
+        if host_options and kind != "host":
+            raise ValueError("--all-filesystems is for --host local://")
         options = SourceOptions.from_arguments(args.pull, args.platform, args.insecure_registry,
                                                args.config, args.env)
-        target = open_target(kind, getattr(args, kind), options)
+        deadline = Deadline(args.timeout)
+        with deadline.armed():  # opening counts: pulling, creating, reaching a host
+            progress.phase(f"opening {name}")
+            target = open_target(kind, name, options, **host_options)
+    except ScanTimeout as error:
+        return _error(f"{error} while opening {name}")
     except (FipscheckError, ValueError) as error:
         return _error(str(error))
     except KeyboardInterrupt as interrupt:
@@ -119,7 +159,7 @@ def _scan(args: argparse.Namespace) -> int:
     stopped: KeyboardInterrupt | None = None
     cleanup_error: FipscheckError | None = None
     try:
-        results.extend(scan_results(target, policy, selected))
+        results.extend(scan_results(target, policy, selected, deadline))
     except KeyboardInterrupt as interrupt:
         stopped = interrupt
     finally:

@@ -10,12 +10,15 @@ sockets are never read. The resolver is written here because ``os.path.realpath`
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
+import re
 import stat
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import progress
 from .errors import EvidenceError, RootEscapeError
 
 MAX_SYMLINKS = 40  # as Linux's path walk allows
@@ -52,6 +55,11 @@ def _no_nul(path: str) -> str:
     if "\0" in path:  # no file has such a name; os calls would raise a bare ValueError
         raise EvidenceError(f"{path!r} contains a NUL byte: no file can have that name")
     return path
+MAX_SKIPPED_LISTED = 50  # skipped files named in the record (all are counted)
+# A directory holding these is the root of another system (a chroot, a debootstrap, an
+# unpacked image, a container layer), not a part of the one being scanned.
+ROOT_MARKERS = frozenset({"etc", "usr"})
+ROOT_PROGRAM_DIRS = frozenset({"bin", "sbin", "lib"})
 
 
 @dataclass(frozen=True)
@@ -79,14 +87,59 @@ class Entry:
         return self.path.rsplit("/", 1)[-1]
 
 
+@dataclass(frozen=True)
+class WalkScope:
+    """What walks of a root leave out: directories are listed but not entered, each recorded
+    with the reason (``RootFilesystem.not_walked``). Set by the target (a host's virtual and
+    container filesystems); the user's ``--skip-dir``/``--skip-file`` globs come per walk."""
+
+    prune: Mapping[str, str] = field(default_factory=dict)  # directory -> why it is left out
+    one_filesystem: bool = False  # stay on the filesystem of the walk's top directory
+    nested_roots: bool = False  # leave out directories holding another root (etc/, usr/, bin/)
+    filesystem_names: Mapping[int, str] = field(default_factory=dict)  # st_dev -> mount's type
+
+
+GLOB_HELP = "a glob of paths in the target, its * matching / too, or of names when it has no /"
+
+
+def glob_matcher(globs: Iterable[str]) -> Callable[[str], bool] | None:
+    """Whether a path matches any of the shell-style globs: one with a ``/`` is matched
+    against the whole path in the root (its ``*`` crossing ``/``), one without against the
+    name alone. None when there are no globs."""
+    globs = list(globs)
+    by_path = _any_of([g for g in globs if "/" in g])
+    by_name = _any_of([g for g in globs if "/" not in g])
+    if by_path is None and by_name is None:
+        return None
+    return lambda path: bool((by_path and by_path.match(path))
+                             or (by_name and by_name.match(path.rsplit("/", 1)[-1])))
+
+
+def _any_of(globs: list[str]) -> re.Pattern[str] | None:
+    return re.compile("|".join(map(fnmatch.translate, globs))) if globs else None
+
+
+def _holds_a_root(entries: list[os.DirEntry]) -> bool:
+    names = {e.name for e in entries}
+    return names >= ROOT_MARKERS and bool(names & ROOT_PROGRAM_DIRS)
+
+
 class RootFilesystem:
-    def __init__(self, root: str | os.PathLike[str], prune: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: str | os.PathLike[str], scope: WalkScope | None = None) -> None:
         self.root = Path(root)
-        self.prune = frozenset(prune)  # directories the walk lists but does not enter
+        self.scope = scope or WalkScope()
         if not self.root.is_dir():
             raise EvidenceError(f"root {self.root} is not a directory")
         self._prefix = str(self.root).rstrip("/")
         self.unreadable: list[str] = []  # directories the walk could not list
+        self.not_walked: dict[str, str] = {}  # directories listed but not entered -> why
+        self.skipped_files = 0  # files left out by --skip-file globs ...
+        self.skipped_listed: list[str] = []  # ... the first of them by name
+
+    @property
+    def prune(self) -> frozenset[str]:
+        """Directories every walk lists but does not enter."""
+        return frozenset(self.scope.prune)
 
     def _host(self, path: str) -> str:
         # Plain concatenation (called once per file and per resolved component).
@@ -210,10 +263,17 @@ class RootFilesystem:
             raise EvidenceError(f"cannot examine {path}: {error}") from None
         return resolved if stat.S_ISREG(mode) and mode & 0o111 else None
 
-    def walk(self, top: str = "/") -> Iterator[Entry]:
+    def walk(self, top: str = "/", skip_dirs: Iterable[str] = (),
+             skip_files: Iterable[str] = ()) -> Iterator[Entry]:
         """Every name below ``top`` (itself resolved inside the root), depth first, links not
-        followed. Directories that cannot be listed are remembered in ``unreadable``."""
+        followed. Directories that cannot be listed are remembered in ``unreadable``; those
+        left out (the scope's, or matching a ``skip_dirs`` glob) are listed but not entered
+        and remembered in ``not_walked``; files matching a ``skip_files`` glob are not listed."""
         start = self.resolve(top)
+        skip_dir, skip_file = glob_matcher(skip_dirs), glob_matcher(skip_files)
+        device = None
+        if self.scope.one_filesystem:
+            device = os.stat(self._host(start)).st_dev
         stack = [start]
         while stack:
             directory = stack.pop()
@@ -223,7 +283,11 @@ class RootFilesystem:
             except OSError:
                 self.unreadable.append(directory)
                 continue
+            if self.scope.nested_roots and directory != start and _holds_a_root(entries):
+                self.not_walked[directory] = "another root (it has etc/, usr/ and bin/ or lib/)"
+                continue
             base = directory.rstrip("/")
+            files = size = 0
             for item in entries:
                 try:
                     st = item.stat(follow_symlinks=False)
@@ -231,6 +295,40 @@ class RootFilesystem:
                     self.unreadable.append(f"{base}/{item.name}")
                     continue
                 entry = Entry(f"{base}/{item.name}", st.st_mode, st.st_size)
-                if stat.S_ISDIR(st.st_mode) and entry.path not in self.prune:
-                    stack.append(entry.path)
+                if stat.S_ISDIR(st.st_mode):
+                    why = self._left_out(entry.path, st.st_dev, device, skip_dir)
+                    if why is None:
+                        stack.append(entry.path)
+                    else:
+                        self.not_walked[entry.path] = why
+                elif skip_file is not None and skip_file(entry.path):
+                    self.skipped_files += 1
+                    if len(self.skipped_listed) < MAX_SKIPPED_LISTED:
+                        self.skipped_listed.append(entry.path)
+                    continue
+                elif stat.S_ISREG(st.st_mode):
+                    files, size = files + 1, size + st.st_size
                 yield entry
+            progress.advance(files, size)
+
+    def _left_out(self, path: str, dev: int, device: int | None,
+                  skip_dir: Callable[[str], bool] | None) -> str | None:
+        """Why a directory is not entered, or None."""
+        scope = self.scope
+        if path in scope.prune:
+            return scope.prune[path]
+        if skip_dir is not None and skip_dir(path):
+            return "matches a --skip-dir glob"
+        if device is not None and dev != device:
+            kind = scope.filesystem_names.get(dev)
+            return f"another filesystem ({kind})" if kind else "another filesystem"
+        return None
+
+    def walk_record(self) -> dict[str, object]:
+        """What walks left out, for evidence (empty when they left out nothing)."""
+        record: dict[str, object] = {}
+        if self.not_walked:
+            record["not_walked"] = dict(sorted(self.not_walked.items()))
+        if self.skipped_files:
+            record["skipped_files"] = {"count": self.skipped_files, "first": self.skipped_listed}
+        return record

@@ -40,13 +40,14 @@ def _main_thread() -> bool:
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM (in the main thread) for the duration: they are delivered when
-    it ends. Used around container creation, where an interrupt could otherwise fall between
-    the engine making the container and us holding it."""
+    """Hold SIGINT, SIGTERM and SIGALRM (the scan's --timeout, see deadline.py) in the main
+    thread for the duration: they are delivered when it ends. Used around container creation,
+    where an interrupt could otherwise fall between the engine making the container and us
+    holding it."""
     if not _main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(SIGNALS))
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {*SIGNALS, signal.SIGALRM})
     try:
         yield
     finally:

@@ -1,6 +1,6 @@
 """What glibc's dynamic loader consults to find a shared object, read from a scanned root:
 ``/etc/ld.so.cache`` (its binary format), ``/etc/ld.so.conf`` with its includes (what
-``ldconfig`` would put in the cache), and the default directories.
+``ldconfig`` would put in the cache), and the default directories, read from the loader itself.
 
 The cache is parsed here because no maintained Python library reads it; the layout follows
 glibc's ``sysdeps/generic/dl-cache.h``: an optional old ``ld.so-1.7.0`` table, then the new
@@ -11,7 +11,10 @@ header.
 from __future__ import annotations
 
 import fnmatch
+import re
 import struct
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .errors import EvidenceError, reading
@@ -29,11 +32,22 @@ MAX_CACHE_BYTES = 64 << 20  # glibc's own caches are a few hundred KiB
 MAX_CONF_BYTES = 1 << 20  # per ld.so.conf file
 MAX_CONF_FILES = 256  # ld.so.conf and everything it includes
 
-# Directories ld.so searches last, per architecture (bits, e_machine): Debian's multiarch
-# directories first where the distribution has them, then the lib64 or lib pair.
+# Debian's multiarch directory names, per architecture (bits, e_machine).
 MULTIARCH = {(64, 62): "x86_64-linux-gnu", (64, 183): "aarch64-linux-gnu",
              (32, 3): "i386-linux-gnu", (32, 40): "arm-linux-gnueabihf",
              (64, 21): "powerpc64le-linux-gnu", (64, 22): "s390x-linux-gnu"}
+
+# glibc's ld.so searches last the SYSTEM_DIRS fixed when it was built, kept in the loader as one
+# string of NUL-terminated directories with a trailing slash: Debian's x86-64 loader holds
+# "/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/\0", Fedora's
+# "/lib64/\0/usr/lib64/\0". Reading them from the root's own loader gets every distribution and
+# architecture right; `ld.so --help` prints the same list.
+# One directory of that string: it starts a printable run (the look-behind keeps a hostile file
+# of slashes linear) and is at most 256 bytes long.
+SYSTEM_DIR = re.compile(rb"(?<![!-~])/[!-~]{0,255}/\0")
+MAX_SYSTEM_DIRS = 16
+MAX_LOADER_SIZE = 16 << 20  # a glibc loader is a few hundred KiB
+MAX_LOADERS = 8  # loaders read per root, the most used first (a root has one per architecture)
 
 
 class LoaderConfigError(EvidenceError):
@@ -41,10 +55,35 @@ class LoaderConfigError(EvidenceError):
 
 
 def default_dirs(arch: tuple[int, int]) -> tuple[str, ...]:
+    """The system directories assumed when the root has no readable loader of ``arch``: the
+    multiarch pair where Debian has one, then /lib64 and /usr/lib64 for 64-bit objects, then
+    /lib and /usr/lib (a superset of what Debian's and Fedora's loaders search)."""
     triplet = MULTIARCH.get(arch)
     multiarch = (f"/lib/{triplet}", f"/usr/lib/{triplet}") if triplet else ()
     lib = ("/lib64", "/usr/lib64") if arch[0] == 64 else ("/lib", "/usr/lib")
     return (*multiarch, *lib) if arch[0] == 32 else (*multiarch, *lib, "/lib", "/usr/lib")
+
+
+def loader_system_dirs(fs: RootFilesystem, loader: str) -> tuple[str, ...] | None:
+    """The SYSTEM_DIRS compiled into a glibc loader of the root (None: not found in it): the
+    first run of two or more adjacent directories, each naming a lib directory."""
+    run: list[bytes] = []
+    end = -1
+    for match in SYSTEM_DIR.finditer(fs.read_bytes(loader, MAX_LOADER_SIZE)):
+        if match.start() != end:  # not adjacent to the run so far: a new run begins
+            if _system_dirs(run):
+                break
+            run = []
+        if len(run) <= MAX_SYSTEM_DIRS:
+            run.append(match.group(0)[:-2])  # without the trailing slash and NUL
+        end = match.end()
+    return _system_dirs(run)
+
+
+def _system_dirs(run: list[bytes]) -> tuple[str, ...] | None:
+    if 2 <= len(run) <= MAX_SYSTEM_DIRS and all(b"lib" in d for d in run):
+        return tuple(d.decode("ascii") for d in run)
+    return None
 
 
 def parse_cache(data: bytes) -> dict[str, list[str]]:
@@ -95,6 +134,18 @@ class LoaderConfig:
     cache_note: str  # why the cache is or is not used
     conf_dirs: tuple[str, ...] = ()  # from ld.so.conf, used when the cache cannot answer
     problems: list[str] = field(default_factory=list)
+    # per loader (a program's PT_INTERP, resolved in the root): its arch and system directories
+    loaders: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = field(default_factory=dict)
+
+    def system_dirs(self, interpreter: str | None, arch: tuple[int, int]) -> tuple[tuple[str, ...], str]:
+        """The directories searched last for a program of ``arch`` run by ``interpreter`` (for
+        a library: any loader of its arch), and where that list comes from."""
+        if interpreter in self.loaders and self.loaders[interpreter][0] == arch:
+            return self.loaders[interpreter][1], f"default directory of {interpreter}"
+        for loader, (loader_arch, dirs) in sorted(self.loaders.items()):
+            if loader_arch == arch:
+                return dirs, f"default directory of {loader}"
+        return default_dirs(arch), "default directory (assumed: no loader of this architecture)"
 
 
 def read_conf(fs: RootFilesystem, path: str = "/etc/ld.so.conf",
@@ -153,7 +204,23 @@ def _glob(fs: RootFilesystem, pattern: str) -> list[str]:
     return sorted(f"{directory}/{n}" for n in names if fnmatch.fnmatchcase(n, name))
 
 
-def loader_config(fs: RootFilesystem) -> LoaderConfig:
+def loader_config(fs: RootFilesystem,
+                  loaders: Iterable[tuple[str, tuple[int, int]]] = ()) -> LoaderConfig:
+    """The root's loader inputs; ``loaders``: (path, arch) of the loader each program names
+    (PT_INTERP), whose system directories are read (of the MAX_LOADERS most named)."""
+    config = _cache_config(fs)
+    for (path, arch), _ in Counter(loaders).most_common(MAX_LOADERS):
+        try:
+            dirs = loader_system_dirs(fs, path)
+        except (OSError, EvidenceError) as error:
+            config.problems.append(f"cannot read the loader {path}: {error}")
+            continue
+        if dirs:
+            config.loaders[path] = (arch, dirs)
+    return config
+
+
+def _cache_config(fs: RootFilesystem) -> LoaderConfig:
     """The cache and ld.so.conf of the root. A cache that is not a regular file (a FIFO: ld.so
     would read what a process writes into it) or too large to read raises EvidenceError."""
     problems: list[str] = []

@@ -7,9 +7,12 @@ probes (loading the configuration to watch the FIPS self-tests) use a private Op
 context, so the process's OpenSSL state is left as it was.
 
 ``executable_path()`` is the standalone executable shipped in the package, for copying into
-images (``fipscheck native-path``) and for fipscheck's in-container probe; ``helper_path(arch)``
-is fipscheck's static helper (native/fipscheck-helper.c: the keepalive of fipscheck's
-containers and the runner that bounds every command run in a container) for an architecture.
+images (``fipscheck native-path``) and for fipscheck's in-container probe: the build's own in
+``bin/``, and the ones cross-built for other architectures in ``bin/<arch>/`` (``setup.py``
+builds them where a cross compiler is installed), for targets of that architecture.
+``helper_path(arch)`` is fipscheck's static helper (native/fipscheck-helper.c: the keepalive of
+fipscheck's containers and the runner that bounds every command run in a container) for an
+architecture.
 """
 
 from __future__ import annotations
@@ -69,11 +72,40 @@ def report(**options: Any) -> dict[str, Any]:
     return document
 
 
-def executable_path() -> Path:
-    """The standalone fips-startup-check inside the installed package."""
+def executable_path(arch: str | None = None) -> Path:
+    """The standalone fips-startup-check inside the installed package: this build's own, or
+    the one built for ``arch`` (as ``uname -m``, Docker or Debian name it: ``aarch64``,
+    ``arm64``), recognised by its ELF header rather than its place."""
     if not EXECUTABLE.is_file():
         raise EvidenceError(f"{EXECUTABLE} is missing: reinstall fipscheck (pip builds it with make)")
-    return EXECUTABLE
+    if arch is None:
+        return EXECUTABLE
+    from .machines import E_MACHINE, canonical  # only here: report() needs nothing but errors.py
+
+    wanted = canonical(arch)
+    shipped = shipped_executables()
+    if wanted not in shipped:
+        have = ", ".join(sorted(shipped)) or "none"
+        hint = (f" (setup.py builds it where {wanted}-linux-gnu-gcc is installed)"
+                if wanted in E_MACHINE else "")
+        raise EvidenceError(f"this fipscheck has no fips-startup-check for {wanted}, only for "
+                            f"{have}{hint}")
+    return shipped[wanted]
+
+
+def shipped_executables() -> dict[str, Path]:
+    """Architecture -> the standalone checker built for it, of those in the package."""
+    from .elf import ElfError, ElfFile
+    from .machines import machine_name
+
+    found: dict[str, Path] = {}
+    for candidate in [EXECUTABLE, *sorted(EXECUTABLE.parent.glob("*/fips-startup-check"))]:
+        try:
+            with candidate.open("rb") as f:
+                found.setdefault(machine_name(ElfFile(f).machine), candidate)
+        except (OSError, ElfError):
+            continue
+    return found
 
 
 def helper_path(arch: str) -> Path:

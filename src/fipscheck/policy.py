@@ -36,3 +36,8 @@ class Policy:
     # Python refuses it for security use too.
     allow_sha1: bool = True
     required_tools: tuple[str, ...] = ()  # commands that must be on the target's PATH
+    # Globs of paths in the target that walks leave out (--skip-dir, --skip-file): shell-style,
+    # `*` crossing `/`; with a `/` matched against the whole path, else against the name.
+    # What they left out is in the evidence of the checks that walk.
+    skip_dirs: tuple[str, ...] = ()
+    skip_files: tuple[str, ...] = ()

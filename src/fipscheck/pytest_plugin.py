@@ -18,14 +18,18 @@ from pathlib import Path
 import pytest
 
 from .checks import Check
+from .deadline import Deadline, ScanTimeout
 from .errors import FipscheckError, NotApplicableError, TargetError
+from .fs import GLOB_HELP
 from .interrupts import cleanup_shielded, sigterm_as_interrupt
 from .model import CheckResult, Report, Status
-from .native import executable_path, options_to_argv
+from .native import options_to_argv
 from .policy import Policy
+from .probes.native import install_checker
+from .probes.platform import runtime_platform
 from .render import evidence_text
 from .runner import ScanContext, run_check, select_checks
-from .targets import KINDS, HostTarget, SourceOptions, Target, open_target
+from .targets import KINDS, SourceOptions, Target, open_target
 from .targets.sources import FILE_SCHEMES, PULL_POLICIES, parse_source
 
 TARGET_HELP = {
@@ -36,6 +40,8 @@ TARGET_HELP = {
                     "podman://NAME, kubectl://POD"),
     "rootfs": ("DIR", "a root filesystem in a directory (static checks only)"),
 }
+SKIP_HELP = {"dir": f"do not walk directories matching GLOB ({GLOB_HELP})",
+             "file": f"leave files matching GLOB out of the walk ({GLOB_HELP})"}
 NO_TARGET = ("no fipscheck target given: use --fips-image, --fips-container, --fips-host or "
              "--fips-rootfs (or the fips_image, ... ini options)")
 SESSION = "fipscheck-session"
@@ -73,6 +79,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a command the target must have on its PATH (tools.required); repeatable")
     parser.addini("fips_require_tool", type="args", default=[],
                   help="commands the targets must have on their PATH, as --fips-require-tool")
+    for what, help_text in SKIP_HELP.items():
+        group.addoption(f"--fips-skip-{what}", action="append", default=[], metavar="GLOB",
+                        help=f"{help_text}; repeatable")
+        parser.addini(f"fips_skip_{what}", type="linelist", default=[],
+                      help=f"{help_text}, one per line (used when the command line gives none)")
+    group.addoption("--fips-timeout", type=float, default=None, metavar="SECONDS",
+                    help="limit each target's scan (opening it and every check): what has not "
+                         "finished by then is an error")
+    parser.addini("fips_timeout", default="", help="as --fips-timeout")
+    group.addoption("--fips-all-filesystems", action="store_true", default=False,
+                    help="--fips-host=local://: walk every mounted filesystem, not only the root's")
 
 
 def target_specs(config: pytest.Config) -> list[TargetSpec]:
@@ -106,7 +123,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fips: a built-in fipscheck check")
     config.addinivalue_line("markers", "fips_runtime: a built-in fipscheck check that runs "
                                        "something inside the target")
-    tools = config.getoption("fips_require_tool") or config.getini("fips_require_tool")
+    def option(name: str) -> list[str]:  # the command line's, else the ini file's
+        return config.getoption(name) or config.getini(name)
+
+    policy = Policy(required_tools=tuple(option("fips_require_tool")),
+                    skip_dirs=tuple(option("fips_skip_dir")),
+                    skip_files=tuple(option("fips_skip_file")))
+    timeout = config.getoption("fips_timeout") or float(config.getini("fips_timeout") or 0) or None
     try:
         options = SourceOptions.from_arguments(
             config.getoption("fips_pull"), config.getoption("fips_platform"),
@@ -114,7 +137,8 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("fips_env"))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
-    session = FipsSession(target_specs(config), Policy(required_tools=tuple(tools)), options)
+    session = FipsSession(target_specs(config), policy, options, timeout,
+                          all_filesystems=config.getoption("fips_all_filesystems"))
     config.pluginmanager.register(session, SESSION)
     if session.specs:
         sigterm_as_interrupt()
@@ -123,10 +147,13 @@ def pytest_configure(config: pytest.Config) -> None:
 class FipsSession:
     """Targets, their scan contexts and check results of one pytest process."""
 
-    def __init__(self, specs: list[TargetSpec], policy: Policy, options: SourceOptions | None = None) -> None:
+    def __init__(self, specs: list[TargetSpec], policy: Policy, options: SourceOptions | None = None,
+                 timeout: float | None = None, all_filesystems: bool = False) -> None:
         self.specs = specs
         self.policy = policy
         self.options = options or SourceOptions()
+        self.timeout = timeout  # per target: opening it and all its checks
+        self.all_filesystems = all_filesystems
         self._targets: dict[TargetSpec, Target] = {}
         self._contexts: dict[TargetSpec, ScanContext] = {}
         self._open_errors: dict[TargetSpec, FipscheckError] = {}
@@ -141,15 +168,21 @@ class FipsSession:
         if spec in self._open_errors:
             raise self._open_errors[spec]
         if spec not in self._contexts:
+            deadline = Deadline(self.timeout)
+            options = {"all_filesystems": True} if self.all_filesystems and spec.kind == "host" else {}
             try:
-                self._targets[spec] = open_target(spec.kind, spec.name, self.options)
+                with deadline.armed():
+                    self._targets[spec] = open_target(spec.kind, spec.name, self.options, **options)
             except ValueError as error:  # a source string that makes no sense
                 self._open_errors[spec] = TargetError(str(error))
                 raise self._open_errors[spec] from None
             except FipscheckError as error:
                 self._open_errors[spec] = error
                 raise
-            self._contexts[spec] = ScanContext(self._targets[spec], self.policy)
+            except ScanTimeout as error:
+                self._open_errors[spec] = TargetError(f"{error} while opening {spec.label}")
+                raise self._open_errors[spec] from None
+            self._contexts[spec] = ScanContext(self._targets[spec], self.policy, deadline)
         return self._contexts[spec]
 
     def result(self, spec: TargetSpec, check: Check) -> CheckResult:
@@ -357,28 +390,30 @@ class NativeRun:
     stderr: str
 
 
-def _native_checker_in(target: Target) -> str:
-    """Where the checker is on the target: copied into an image's or a container's
-    filesystem; this package's own copy on the local host; otherwise the test is skipped."""
-    if isinstance(target, HostTarget):
-        if target.backend == "local":
-            return str(executable_path())
-        pytest.skip(f"the native checker is not copied to {target.name}: install it there "
-                    "(`fipscheck native-path` shows the file) and run it with fips_host.run")
+def _native_checker_in(ctx: ScanContext) -> str:
+    """Where the checker built for the target's machine is on the target: copied into an
+    image's or a container's filesystem or a remote host's temporary directory (removed at
+    the end), this package's own copy on the local host; skipped where nothing can run."""
+    target = ctx.target
     if not target.can_run:
         pytest.skip(f"the native checker cannot run inside the target: {target.cannot_run_reason}")
-    checker = "/.fipscheck/fips-startup-check"
-    target.put_file(checker, executable_path().read_bytes())
-    return checker
+    try:
+        ctx.evidence(runtime_platform).require_runnable()
+        return install_checker(ctx)[0]
+    except NotApplicableError as reason:  # e.g. an arm64 image in an x86-64 engine
+        pytest.skip(str(reason))
+    except FipscheckError as error:  # no checker for that machine, a failed copy
+        pytest.fail(f"cannot put the native checker on {target.name}: {error}", pytrace=False)
 
 
 @pytest.fixture
-def fips_native(fips_target: Target):
+def fips_native(request: pytest.FixtureRequest, fips_target: Target,
+                fips_target_spec: TargetSpec):
     """Run the native checker (native/fips-startup-check.c) inside the target with options of
     your own: keywords as ``fipscheck.native.report()`` takes them (``require_provider="fips"``,
     ``libcrypto="/opt/lib/libcrypto.so.3"``, ...), or raw arguments (``"--text"``, or
     ``"--", "/app/cni-agent", "--version"`` for the preflight). Returns a NativeRun."""
-    checker = _native_checker_in(fips_target)
+    checker = _native_checker_in(_session(request).context(fips_target_spec))
 
     def run(*args: str, **options) -> NativeRun:
         argv = [checker, *options_to_argv(**options), *args]

@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TypeVar
 
+from . import progress
 from .checks import Check, Outcome, all_checks, checks_named
+from .deadline import Deadline, ScanTimeout
 from .errors import NotApplicableError, describe, file_being_read
 from .model import CheckResult, Report, Status
 from .policy import Policy
@@ -20,9 +22,11 @@ T = TypeVar("T")
 
 
 class ScanContext:
-    def __init__(self, target: Target, policy: Policy | None = None) -> None:
+    def __init__(self, target: Target, policy: Policy | None = None,
+                 deadline: Deadline | None = None) -> None:
         self.target = target
         self.policy = policy or Policy()
+        self.deadline = deadline or Deadline()
         self._evidence: dict[Callable, object] = {}
         self._failures: dict[Callable, BaseException] = {}
         # One lock per probe: checks may run in two threads (see scan), and a probe asked
@@ -56,10 +60,22 @@ def _run(ctx: ScanContext, check: Check) -> CheckResult:
     if check.needs_runtime and not ctx.target.can_run:
         return CheckResult(check.id, Status.SKIP,
                            f"needs to run inside the target; {ctx.target.cannot_run_reason}")
+    if ctx.deadline.expired():
+        return CheckResult(check.id, Status.ERROR, f"not run: {ctx.deadline.message}",
+                           {"timeout_seconds": ctx.deadline.seconds})
+    progress.phase(check.id)
     try:
-        outcome = check.run(ctx)
+        with ctx.deadline.armed():
+            if check.needs_runtime:  # e.g. an arm64 image in an x86-64 engine: nothing can run
+                from .probes.platform import runtime_platform  # not on `import fipscheck`
+
+                ctx.evidence(runtime_platform).require_runnable()
+            outcome = check.run(ctx)
     except NotApplicableError as reason:
         return CheckResult(check.id, Status.SKIP, str(reason))
+    except ScanTimeout as error:
+        return CheckResult(check.id, Status.ERROR, f"could not finish: {error}",
+                           {"timeout_seconds": ctx.deadline.seconds})
     except Exception as error:  # fail closed: whatever went wrong, this is an error
         import traceback  # here: only an error needs it (fipscheck.status() imports less)
 
@@ -118,14 +134,17 @@ def _files_read(target: Target) -> bool:
     return True
 
 
-def scan_results(target: Target, policy: Policy | None = None,
-                 checks: Iterable[str] | None = None) -> Iterator[CheckResult]:
+def scan_results(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None,
+                 deadline: Deadline | None = None) -> Iterator[CheckResult]:
     """The checks' results one by one (a front end interrupted midway keeps those done)."""
-    ctx = ScanContext(target, policy)
+    ctx = ScanContext(target, policy, deadline)
     yield from run_checks(ctx, select_checks(checks))
+    progress.finished()
 
 
-def scan(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None) -> Report:
-    """Run the checks (every one, or those with these IDs) on the target."""
-    results = tuple(scan_results(target, policy, checks))
+def scan(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None,
+         deadline: Deadline | None = None) -> Report:
+    """Run the checks (all by default) on the target, each within what is left of the
+    deadline (``--timeout``), if one is given."""
+    results = tuple(scan_results(target, policy, checks, deadline))
     return Report(target.describe(), results)  # described after the checks: what they read shows

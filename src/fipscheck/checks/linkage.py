@@ -59,6 +59,7 @@ def libcrypto_linkage(ctx: ScanContext) -> Outcome:
     }
     files = ctx.evidence(inventory)
     evidence["files_examined"] = files.files
+    evidence.update(files.walk)  # what the walk left out, and why
     if files.special:  # listed, never opened: a device or socket cannot be a program
         evidence["special_files"] = files.special[:50]
     if files.undecodable:

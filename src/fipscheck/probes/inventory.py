@@ -90,6 +90,7 @@ class Inventory:
     unreadable: list[str] = field(default_factory=list)
     special: list[str] = field(default_factory=list)  # devices, FIFOs, sockets: never opened
     undecodable: list[str] = field(default_factory=list)  # names that are not UTF-8
+    walk: dict[str, object] = field(default_factory=dict)  # what the walk left out, and why
 
 
 class _Batch(NamedTuple):
@@ -102,19 +103,21 @@ def inventory(ctx: ScanContext) -> Inventory:
     fs = ctx.target.filesystem
     found = Inventory()
     _SHARED.clear()
-    for batch in _analysed(fs, _batches(fs, found)):
+    walk = fs.walk(skip_dirs=ctx.policy.skip_dirs, skip_files=ctx.policy.skip_files)
+    for batch in _analysed(fs, _batches(walk, found)):
         found.elf += batch.elf
         found.malformed.update(batch.malformed)
         found.unreadable += batch.unreadable
     found.unreadable[:0] = fs.unreadable
+    found.walk = fs.walk_record()
     return found
 
 
-def _batches(fs: RootFilesystem, found: Inventory) -> Iterator[list[str]]:
+def _batches(walk: Iterable[Entry], found: Inventory) -> Iterator[list[str]]:
     """The walk, recording links, special files and odd names in ``found``, yielding the
     regular files in batches."""
     batch: list[str] = []
-    for entry in fs.walk():
+    for entry in walk:
         if not entry.path.isprintable() and _undecodable(entry.path):
             found.undecodable.append(entry.path.encode("utf-8", "surrogateescape").decode(
                 "utf-8", "backslashreplace"))

@@ -6,7 +6,9 @@ requested name or a SONAME) is not searched again, so one process never gets two
 one name; each new name is searched in this order: DT_RPATH of the requesting object and of
 the objects that loaded it (only those without DT_RUNPATH), LD_LIBRARY_PATH, DT_RUNPATH of
 the requesting object, ``/etc/ld.so.cache``, the default directories (the last two skipped
-under DF_1_NODEFLIB). Only candidates of the requesting program's architecture are taken.
+under DF_1_NODEFLIB; the directories are the ones compiled into the program's own loader, see
+``loader.loader_system_dirs``). Only candidates of the requesting program's architecture are
+taken.
 
 The libcrypto the FIPS provider belongs to: a libcrypto whose provider directory (the image's
 OPENSSL_MODULES, else the MODULESDIR compiled into it) holds a ``fips.so`` of the same OpenSSL
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..elf import DF_1_NODEFLIB, DF_1_PIE, ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
-from ..loader import LoaderConfig, default_dirs, loader_config
+from ..loader import LoaderConfig, loader_config
 from .gobuild import go_programs
 from .inventory import ElfSummary, carried_by, inventory, openssl_build, read_elf
 from .signatures import (
@@ -162,9 +164,10 @@ class Resolver:
         return None
 
     def search(self, name: str, loader: ElfSummary, chain: list[ElfSummary],
-               arch: tuple[int, int]) -> tuple[ElfSummary, str] | None:
+               root: ElfSummary) -> tuple[ElfSummary, str] | None:
         """(object, step) for a DT_NEEDED name requested by ``loader``, whose loaders up to
-        the program are ``chain`` (``loader`` first), or None."""
+        the program ``root`` are ``chain`` (``loader`` first), or None."""
+        arch = root.arch
         if "/" in name:
             return self._first([posixpath.dirname(name) or "/"], posixpath.basename(name), arch,
                                "path in DT_NEEDED")
@@ -178,13 +181,13 @@ class Resolver:
             steps.append((_expand(loader.dynamic.runpath, loader.path),
                           f"DT_RUNPATH of {loader.path}"))
         nodeflib = bool(loader.dynamic.flags_1 & DF_1_NODEFLIB)
-        key = (name, arch, nodeflib, *(step for step in steps if step[0]))
+        key = (name, arch, root.interpreter, nodeflib, *(step for step in steps if step[0]))
         if key not in self._answers:
-            self._answers[key] = self._search(name, steps, nodeflib, arch)
+            self._answers[key] = self._search(name, steps, nodeflib, arch, root.interpreter)
         return self._answers[key]
 
     def _search(self, name: str, steps: list[tuple[tuple[str, ...], str]], nodeflib: bool,
-                arch: tuple[int, int]) -> tuple[ElfSummary, str] | None:
+                arch: tuple[int, int], interpreter: str | None) -> tuple[ElfSummary, str] | None:
         for dirs, step in steps:
             hit = self._first(dirs, name, arch, step)
             if hit:
@@ -199,8 +202,9 @@ class Resolver:
                     return hit
         conf_step = "ld.so.conf (" + ("cache missing)" if self.config.cache is None
                                       else "not in the cache: stale)")
+        system_dirs, system_step = self.config.system_dirs(interpreter, arch)
         return (self._first(self.config.conf_dirs, name, arch, conf_step)
-                or self._first(default_dirs(arch), name, arch, "default directory"))
+                or self._first(system_dirs, name, arch, system_step))
 
     def libcrypto_closure(self, root: ElfSummary) -> tuple[list[Resolved], list[tuple[str, str]]]:
         """The libcrypto files loaded with ``root`` (how each was found, and for which
@@ -217,7 +221,7 @@ class Resolver:
             # everything of the program that the walk depends on: a search that comes to
             # depend on more of it must add that here
             key = (dynamic.soname or posixpath.basename(root.path), dynamic.needed, root.arch,
-                   dynamic.flags_1 & DF_1_NODEFLIB)
+                   root.interpreter, dynamic.flags_1 & DF_1_NODEFLIB)
             known = self._closures.get(key)
             if known is not None and root.path not in known[1]:
                 first, _, libcrypto, missing = known
@@ -259,7 +263,7 @@ class Resolver:
                     while up is not None:
                         chain.append(up)
                         up = loader_of[up.path]
-                hit = self.search(name, obj, chain, root.arch)
+                hit = self.search(name, obj, chain, root)
                 if hit is None:
                     missing.append((name, obj.path))
                     continue
@@ -294,7 +298,7 @@ def _is_static_program(elf: ElfSummary) -> bool:
 def linkage(ctx: ScanContext) -> Linkage:
     fs = ctx.target.filesystem
     files = ctx.evidence(inventory)
-    config = loader_config(fs)
+    config = loader_config(fs, [(e.interpreter, e.arch) for e in files.elf if e.interpreter])
     resolver = Resolver(fs, files.elf, config, ctx.target.config.env.get("LD_LIBRARY_PATH", ""))
     closures, left_to_go, unresolved = [], [], []
     go = ctx.evidence(go_programs)

@@ -1,5 +1,6 @@
-"""The native checker's report from inside the target: the standalone fips-startup-check is
-copied into the target's container and run there (never on the host), and its JSON report is
+"""The native checker's report from inside the target: the standalone fips-startup-check built
+for the target's architecture is copied into the target's container (or onto a remote host)
+and run there (never on this machine, unless it is the target: ``local://``); its JSON report is
 the evidence of the runtime OpenSSL and wolfSSL checks. Each check keeps the verdict the
 checker gave under its own ID, so the preflight, ``fipscheck.native.report()`` and a scan
 agree."""
@@ -11,20 +12,23 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..checks import Outcome
-from ..elf import ET_DYN
-from ..errors import EvidenceError
+from ..elf import ET_DYN, ElfFile
+from ..errors import EvidenceError, NotApplicableError
 from ..model import Status
 from ..native import executable_path, report
+from ..targets.base import Target
 from ..targets.process import ProcessTarget
 from .inventory import inventory
 from .linkage import is_libcrypto
+from .platform import runtime_platform
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..runner import ScanContext
 
-TARGET_PATH = "/.fipscheck/fips-startup-check"
-# The checker is a glibc program: without one of these loaders it cannot start.
-GLIBC_LOADERS = ("/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+NAME = "fips-startup-check"
+TARGET_PATH = f"{Target.OWN_DIR}/{NAME}"  # where Target.install puts it in a container
 
 
 def native_report(ctx: ScanContext) -> dict[str, Any]:
@@ -33,22 +37,25 @@ def native_report(ctx: ScanContext) -> dict[str, Any]:
     target = ctx.target
     if isinstance(target, ProcessTarget):  # fipscheck.status(): this process, in-process
         return report()
-    loadable = ctx.evidence(loadable_libcrypto)
-    if not loadable["libcrypto"]:
+    try:
+        loadable: dict[str, Any] | None = ctx.evidence(loadable_libcrypto)
+    except NotApplicableError:  # a remote host: its files are not read here, its checker tells
+        loadable = None
+    if loadable is not None and not loadable["libcrypto"]:
         return {"unavailable": _nothing_to_load(loadable), "static": loadable}
-    target.put_file(TARGET_PATH, executable_path().read_bytes())
-    result = target.exec([TARGET_PATH])
+    path, checker = install_checker(ctx)
+    result = target.exec([path])
     try:
         document = json.loads(result.stdout)
     except ValueError:
-        if not any(target.filesystem.exists(loader) for loader in GLIBC_LOADERS):
-            raise EvidenceError(f"the target has {', '.join(loadable['libcrypto'])} but no glibc "
-                                "loader to run the checker with") from None
+        if loadable is not None and not _has_its_loader(target, checker):
+            raise EvidenceError(f"the target has {', '.join(loadable['libcrypto'])} but not the "
+                                "glibc loader the checker needs") from None
         stderr = result.stderr.decode("utf-8", errors="replace").strip()
-        raise EvidenceError(f"{TARGET_PATH} exited {result.exit_code} without a report: "
+        raise EvidenceError(f"{path} exited {result.exit_code} without a report: "
                             f"{stderr[-500:] or 'no output'}") from None
     if not isinstance(document, dict) or document.get("schema_version") != 1:
-        raise EvidenceError(f"{TARGET_PATH} printed a report of an unknown schema")
+        raise EvidenceError(f"{path} printed a report of an unknown schema")
     return document
 
 
@@ -80,6 +87,27 @@ def _nothing_to_load(static: dict[str, Any]) -> str:
     loaders = ", ".join(static["loaders"]) or "none"
     return (f"no dynamic loader in the target could load its libcrypto "
             f"({', '.join(static['libcrypto_files'])}; loaders: {loaders})")
+
+
+def install_checker(ctx: ScanContext) -> tuple[str, Path]:
+    """The standalone checker built for the machine the target runs on, made available in
+    the target (Target.install): its path there, and the package's file."""
+    checker = executable_path(ctx.evidence(runtime_platform).runs_on)
+    return ctx.target.install(NAME, checker), checker
+
+
+def _has_its_loader(target: Target, checker: Path) -> bool:
+    """Whether the target has the glibc loader the checker names (PT_INTERP): without it, it
+    cannot start. Where the files cannot be read (a remote host), the checker's failure is
+    not explained away: it is taken to have one."""
+    try:
+        fs = target.filesystem
+    except NotApplicableError:
+        return True
+    with checker.open("rb") as f:
+        interpreter = ElfFile(f).interpreter
+    return interpreter is not None and fs.exists(interpreter)
+
 
 
 _OUTCOMES = {"pass": Status.PASS, "fail": Status.FAIL, "error": Status.ERROR, "skip": Status.SKIP}

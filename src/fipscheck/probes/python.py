@@ -1,8 +1,9 @@
 """The Python interpreters of a target and the facts ``python_interpreter`` gathers in each.
 
 In an image the facts come from the image's own interpreters: the probe script is copied
-into the container and run there, never on the host. In the current process (``status()``)
-the same module is called directly.
+into the container and run there, never on the host; on a host, by the host's interpreters
+(the package's own copy of the script on ``local://``). In the current process
+(``status()``) the same module is called directly.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..elf import MAGIC
 from ..errors import EvidenceError
 from ..targets.process import ProcessTarget
 from . import python_interpreter
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from ..fs import RootFilesystem
     from ..runner import ScanContext
 
-PROBE_PATH = "/.fipscheck/python_interpreter.py"
+PROBE_NAME = "python_interpreter.py"
 # Searched after the image's PATH: where distributions and the official images put Python.
 COMMON_DIRS = ("/usr/local/bin", "/usr/bin", "/bin", "/opt/python/bin")
 COMMAND_NAME = re.compile(r"^python3?(\.\d+)?$")
@@ -51,12 +53,15 @@ def python_runtimes(ctx: ScanContext) -> PythonRuntimes:
         return PythonRuntimes([executable], [PythonRuntime(executable, executable, facts)])
     searched = search_dirs(target.config.env.get("PATH", ""))
     found = PythonRuntimes(searched)
-    interpreters = find_interpreters(target.filesystem, searched)
+    interpreters, launchers = find_interpreters(target.filesystem, searched)
+    if launchers and not interpreters:  # python3 would run something fipscheck did not find
+        raise EvidenceError(f"{', '.join(launchers)}: a script, not a Python interpreter, and no "
+                            f"interpreter in {', '.join(searched)} for it to start")
+    probe = ""
     if interpreters:
-        script = resources.files(__package__).joinpath("python_interpreter.py").read_bytes()
-        target.put_file(PROBE_PATH, script, 0o644)
+        probe = target.install(PROBE_NAME, Path(python_interpreter.__file__), 0o644)
     for command, resolved in interpreters:
-        result = target.exec([command, "-B", PROBE_PATH])
+        result = target.exec([command, "-B", probe])
         if result.exit_code != 0:
             raise EvidenceError(f"{command} could not run the probe (exit {result.exit_code}): "
                                 f"{result.stderr.decode(errors='replace')[-500:]}")
@@ -72,20 +77,34 @@ def search_dirs(path_variable: str) -> list[str]:
     return list(dict.fromkeys([*path_directories(path_variable), *COMMON_DIRS]))
 
 
-def find_interpreters(fs: RootFilesystem, dirs: list[str]) -> list[tuple[str, str]]:
+def find_interpreters(fs: RootFilesystem, dirs: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     """(command, resolved file) per distinct Python 3 interpreter, in search order: the
-    image's PATH first, so a virtualenv there is run as the application would run it."""
+    image's PATH first, so a virtualenv there is run as the application would run it; and the
+    launchers: scripts named like one (a pyenv shim, a wrapper), which are not run, as they
+    only start an interpreter, found on its own where it is."""
     chosen: dict[str, str] = {}
+    launchers: list[str] = []
     for directory in dirs:
         for command in sorted(_commands(fs, directory), key=_preference):
             try:
                 resolved = fs.executable(command)
             except (OSError, EvidenceError):
                 continue  # unreadable or looping: not an interpreter to run
-            if resolved and resolved not in chosen.values() \
-                    and INTERPRETER_NAME.match(resolved.rsplit("/", 1)[-1]):
+            if not resolved or resolved in chosen.values() \
+                    or not INTERPRETER_NAME.match(resolved.rsplit("/", 1)[-1]):
+                continue
+            if _is_program(fs, resolved):
                 chosen[command] = resolved
-    return list(chosen.items())
+            else:
+                launchers.append(command)
+    return list(chosen.items()), launchers
+
+
+def _is_program(fs: RootFilesystem, path: str) -> bool:
+    try:
+        return fs.read_bytes(path, 4) == MAGIC
+    except (OSError, EvidenceError):
+        return False
 
 
 def _commands(fs: RootFilesystem, directory: str) -> list[str]:

@@ -7,7 +7,7 @@ import than the rest of fipscheck, and ``fipscheck.status()`` in an application 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .base import ExecResult, Target, TargetConfig
 from .sources import SourceOptions, open_source
@@ -33,13 +33,16 @@ def __getattr__(name: str) -> type[Target]:
     return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
 
 
-def open_target(kind: str, name: str, options: SourceOptions | None = None) -> Target:
+def open_target(kind: str, name: str, options: SourceOptions | None = None,
+                **kind_options: Any) -> Target:
     """Open a target by kind (``image``, ``container``, ``host``, ``rootfs``) and name (for an
-    image, a source string: ``registry:REF``, ``oci-dir:DIR``, ...; see ``sources``); raises
-    TargetError."""
+    image, a source string: ``registry:REF``, ``oci-dir:DIR``, ...; see ``sources``), with
+    options of that kind (``all_filesystems`` for a host); raises TargetError."""
     if kind not in KINDS:
         raise ValueError(f"unknown target kind {kind!r}")
     if kind in ("image", "rootfs"):
+        if kind_options:
+            raise ValueError(f"{', '.join(kind_options)}: not an option of {kind} targets")
         return open_source(name if kind == "image" else f"dir:{name}", options)
     module, cls = KINDS[kind]
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(name)
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(name, **kind_options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotApplicableError, TargetError
@@ -65,6 +66,8 @@ class Target(abc.ABC):
     kind: str
     can_run = False  # runtime probes need to run a command inside the target
     own_kernel = False  # a host has its own kernel; a container shares its host's
+    runner_name = "the machine"  # whose kernel runs the target's processes, for messages
+    OWN_DIR = "/.fipscheck"  # where install() puts fipscheck's files in a container
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -99,6 +102,20 @@ class Target(abc.ABC):
 
     def put_file(self, path: str, data: bytes, mode: int = 0o755) -> None:
         raise TargetError(f"a {self.kind} target cannot receive files")
+
+    def install(self, name: str, source: Path, mode: int = 0o755) -> str:
+        """Make fipscheck's own file ``source`` (on this machine) available inside the target
+        under ``name`` and return the path to use there: copied to ``/.fipscheck/`` of a
+        container; hosts override this (see targets/host.py)."""
+        path = f"{self.OWN_DIR}/{name}"
+        self.put_file(path, source.read_bytes(), mode)
+        return path
+
+    def runs_on(self) -> str | None:
+        """The architecture (``uname -m``) of the kernel that runs the target's processes,
+        so runtime checks can tell whether the target's programs can run there; None when
+        not known."""
+        return None
 
     def testinfra_host(self) -> testinfra.host.Host:
         """A testinfra Host whose commands run where this target's runtime probes run."""

@@ -30,6 +30,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.utils.socket import read as read_socket
 
+from .. import progress
 from ..errors import EvidenceError, FipscheckError, TargetError
 from ..fs import RootFilesystem
 from ..native import helper_path
@@ -55,6 +56,7 @@ class DockerContainerTarget(Target):
     """Filesystem, exec and file copy over one container; subclasses decide whose it is."""
 
     can_run = True
+    runner_name = "the Docker engine"
 
     def __init__(self, name: str, container: Container) -> None:
         super().__init__(name)
@@ -101,8 +103,9 @@ class DockerContainerTarget(Target):
         where = f"{self.scratch.path} ({self.scratch.medium})"
         whole = False
         try:
-            with engine_errors():
-                self.export_stats = extract(self._container.export(), self.scratch.path)
+            with engine_errors(), progress.during(f"exporting the filesystem of {self.name}"):
+                self.export_stats = extract(progress.counted(self._container.export()),
+                                            self.scratch.path)
             whole = True
         except APIError as error:
             raise TargetError(f"cannot export {self.name}: {error.explanation}") from None
@@ -127,6 +130,12 @@ class DockerContainerTarget(Target):
             return int(self._image_attrs().get("Size") or 0)
         except (TypeError, ValueError):
             return 0
+
+    def runs_on(self) -> str | None:
+        try:
+            return self._container.client.info().get("Architecture") or None
+        except APIError as error:
+            raise TargetError(f"cannot ask the engine for its architecture: {error.explanation}") from None
 
     def _ready_to_exec(self) -> None:
         """Make sure the container can run a command through our helper."""
