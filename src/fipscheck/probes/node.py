@@ -39,8 +39,8 @@ FIPS_FLAGS = ("--enable-fips", "--force-fips")
 PROBE = ("const c = require('crypto'); let md5 = 'served';"
          "try { c.createHash('md5').update('x').digest('hex'); }"
          " catch (e) { md5 = 'refused: ' + e.message; }"
-         "console.log(JSON.stringify({fips: c.getFips(), md5,"
-         " openssl: process.versions.openssl, shared_openssl: process.config.variables.node_shared_openssl}));")
+         "console.log(JSON.stringify({fips: c.getFips(), md5, openssl: process.versions.openssl,"
+         " shared_openssl: process.config.variables.node_shared_openssl}));")
 
 
 @dataclass
