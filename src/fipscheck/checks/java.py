@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..probes.java import JavaOptions, JavaRuntime, JavaRuntimes, java_runtimes
-from . import Outcome, check, errored, failed, not_applicable, passed
+from . import Outcome, check, errored, failed, passed, runtime_absent
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -85,9 +85,7 @@ def judge(runtime: JavaRuntime, found: JavaRuntimes) -> tuple[list[str], list[di
 def java_fips(ctx: ScanContext) -> Outcome:
     found = ctx.evidence(java_runtimes)
     if not found.runtimes:
-        if found.malformed:
-            return errored("Java runtimes could not be read", malformed=found.malformed)
-        return not_applicable("no Java runtime (libjvm.so defining JNI_CreateJavaVM)")
+        return runtime_absent("Java runtime (libjvm.so defining JNI_CreateJavaVM)", found.malformed)
     assert found.options is not None
     evidence: dict[str, Any] = {"jvm_options": found.options.sources,
                                 "system_properties": found.options.properties,

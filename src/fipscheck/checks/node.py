@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import EvidenceError
 from ..probes.node import NodeRuntime, NodeStart, node_runtimes
 from ..probes.opensslconf import openssl_install
-from . import Outcome, check, errored, failed, not_applicable, passed
+from . import Outcome, check, errored, failed, passed, runtime_absent
 from .openssl_config import evaluate_config
 
 if TYPE_CHECKING:
@@ -60,9 +60,8 @@ def _confirmed(run: dict[str, Any] | None) -> list[str]:
 def node_fips(ctx: ScanContext) -> Outcome:
     found = ctx.evidence(node_runtimes)
     if not found.runtimes:
-        if found.malformed:
-            return errored("objects named like Node.js could not be read", malformed=found.malformed)
-        return not_applicable("no Node.js runtime (an object defining napi_module_register)")
+        return runtime_absent("Node.js runtime (an object defining napi_module_register)",
+                              found.malformed)
     start = found.start
     assert start is not None
     evidence: dict[str, Any] = {"start": {"started_by": start.started_by, "command": start.command,

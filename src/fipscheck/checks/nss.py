@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..probes.nss import NSS_FIPS_TRUE, NssInstall, nss_install
-from . import Outcome, check, errored, failed, not_applicable
+from . import Outcome, check, errored, failed, runtime_absent
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def fips_mode(found: NssInstall) -> tuple[bool | None, list[str]]:
     """Whether NSS runs in FIPS mode in this target (None: cannot tell), and why."""
     why = []
-    if (found.nss_fips_env or "")[:1] in NSS_FIPS_TRUE and found.nss_fips_env:
+    if found.nss_fips_env and found.nss_fips_env[0] in NSS_FIPS_TRUE:
         why.append(f"NSS_FIPS={found.nss_fips_env} in the environment")
     if found.kernel_fips == "1":
         why.append("the kernel is in FIPS mode (fips_enabled=1)")
@@ -46,9 +46,8 @@ def nss_fips(ctx: ScanContext) -> Outcome:
     if found.malformed:
         evidence["malformed"] = found.malformed
     if not found.softoken:
-        if found.malformed:
-            return errored("objects named like NSS's softoken could not be read", **evidence)
-        return not_applicable("no NSS softoken (libsoftokn3.so defining FC_GetFunctionList)")
+        return runtime_absent("NSS softoken (libsoftokn3.so defining FC_GetFunctionList)",
+                              found.malformed)
     versions = ", ".join(sorted({f"NSS {v}" for v in found.versions.values() if v})) or "NSS"
     mode, why = fips_mode(found)
     evidence["fips_mode"] = {"on": mode, "why": why}

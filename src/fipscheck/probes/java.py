@@ -43,7 +43,7 @@ PROVIDER_LINE = re.compile(r"^\s*Provider name: (\S+)\s*$", re.M)
 class JavaOptions:
     properties: dict[str, str]  # -Dkey=value, later ones winning
     class_path: list[str]
-    sources: dict[str, str]  # where each option string came from
+    sources: dict[str, list[str]]  # the options of each source (a variable, the command)
 
     @classmethod
     def parse(cls, words: dict[str, list[str]], classpath_env: str | None) -> JavaOptions:
@@ -59,7 +59,7 @@ class JavaOptions:
                     class_path = [p for p in next(it, "").split(":") if p]
                 elif word == "-jar":
                     class_path = [next(it, "")]
-        return cls(properties, class_path, {k: " ".join(v) for k, v in words.items()})
+        return cls(properties, class_path, words)
 
 
 @dataclass
@@ -215,7 +215,7 @@ def _confirm(ctx: ScanContext, runtime: JavaRuntime, options: JavaOptions) -> di
     java = f"{runtime.home}/bin/java"
     if not ctx.target.filesystem.is_file(java):
         return {"skipped": f"no {java}"}
-    defines = [w for w in shlex.split(options.sources.get("command", "")) if w.startswith("-D")]
+    defines = [w for w in options.sources.get("command", []) if w.startswith("-D")]
     argv = [java, *defines, "-XshowSettings:security:providers", "-version"]
     result = ctx.target.exec(argv)
     output = (result.stdout + result.stderr).decode("utf-8", "replace")
