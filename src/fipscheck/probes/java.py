@@ -19,8 +19,6 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import javaproperties
-
 from ..errors import EvidenceError
 from .runtime_objects import objects_defining
 
@@ -131,6 +129,8 @@ def java_runtimes(ctx: ScanContext) -> JavaRuntimes:
 
 
 def _read_properties(fs: RootFilesystem, path: str) -> dict[str, str]:
+    import javaproperties  # only where a JVM is found: fipscheck.status() runs without it
+
     data = fs.read_bytes(path, MAX_CONFIG + 1)
     if len(data) > MAX_CONFIG:
         raise EvidenceError(f"{path} is larger than {MAX_CONFIG} bytes")
