@@ -42,6 +42,14 @@ def not_applicable(message: str, **evidence: Any) -> Outcome:
     return Outcome(Status.SKIP, message, evidence)
 
 
+def runtime_absent(what: str, malformed: dict[str, str]) -> Outcome:
+    """No runtime of a kind in the target: not applicable, unless objects named like one could
+    not be read (then they may be one: an error)."""
+    if malformed:
+        return errored(f"objects that may be {what} could not be read", malformed=malformed)
+    return not_applicable(f"no {what}")
+
+
 @dataclass(frozen=True)
 class Check:
     id: str
@@ -70,9 +78,12 @@ INDEX = {
     "algorithms.approved": "algorithms",
     "algorithms.non-approved": "algorithms",
     "go.fips-toolchain": "go",
+    "java.fips": "java",
     "kernel.fips": "kernel",
     "libraries.banned": "libraries",
     "linkage.libcrypto": "linkage",
+    "node.fips": "node",
+    "nss.fips": "nss",
     "openssl.config": "openssl_config",
     "openssl.fips-mode": "openssl_runtime",
     "openssl.fips-provider": "openssl_runtime",

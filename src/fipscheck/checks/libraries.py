@@ -12,9 +12,10 @@ if TYPE_CHECKING:
     from ..runner import ScanContext
 
 
-@check("libraries.banned", "No shared library of GnuTLS, Nettle/Hogweed, libgcrypt, mbedTLS "
-       "or libsodium anywhere in the target, and no program or module with its own crypto "
-       "(static OpenSSL/BoringSSL/AWS-LC, ring, aws-lc-rs, pycryptodome, a second libcrypto)",
+@check("libraries.banned", "No shared library of GnuTLS, Nettle/Hogweed, libgcrypt, mbedTLS, "
+       "libsodium or a libk5crypto with built-in crypto anywhere in the target, and no program "
+       "or module with its own crypto (static OpenSSL/BoringSSL/AWS-LC, ring, aws-lc-rs, "
+       "RustCrypto crates, pycryptodome, a second libcrypto)",
        affirmative=False)
 def banned_libraries(ctx: ScanContext) -> Outcome:
     result = find_banned_libraries(ctx)

@@ -23,13 +23,17 @@ def _fips_requested(properties: str) -> bool:
     return bool(clauses & {"fips=yes", "fips"})
 
 
-def _evaluate(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
-    """Reasons the configuration does not enforce FIPS (empty when it does), and the evidence."""
-    path = env.get("OPENSSL_CONF") or f"{lib.openssldir.rstrip('/')}/openssl.cnf"
+def evaluate_config(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str], config_file: str | None = None,
+                    init_key: str = "openssl_conf") -> tuple[list[str], dict[str, Any]]:
+    """Reasons the configuration does not enforce FIPS (empty when it does), and the evidence.
+    ``config_file``: a file the program is told to load instead (Node's ``--openssl-config``);
+    ``init_key``: the name whose section initialises OpenSSL (Node reads ``nodejs_conf``)."""
+    path = config_file or env.get("OPENSSL_CONF") or f"{lib.openssldir.rstrip('/')}/openssl.cnf"
     evidence: dict[str, Any] = {"libcrypto": lib.path, "openssldir": lib.openssldir,
                                 "openssldir_from": lib.openssldir_from, "modulesdir": lib.modulesdir,
-                                "config": path, "config_from": "OPENSSL_CONF" if env.get("OPENSSL_CONF")
-                                else "OPENSSLDIR"}
+                                "config": path, "config_from": "command line" if config_file else
+                                "OPENSSL_CONF" if env.get("OPENSSL_CONF") else "OPENSSLDIR",
+                                "init_key": init_key}
     unusable = _unusable_config(fs, path)
     if unusable:
         return [unusable], evidence
@@ -40,9 +44,9 @@ def _evaluate(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str]) -> tuple[
     evidence.update(files=config.files, missing_includes=config.missing_includes)
     if config.notes:
         evidence["notes"] = config.notes
-    init = config.get("default", "openssl_conf")
+    init = config.get("default", init_key)
     if init is None or init.text not in config.sections:
-        return [f"no `openssl_conf` initialisation section in {path}"], evidence
+        return [f"no `{init_key}` initialisation section in {path}"], evidence
     reasons = _providers(fs, lib, env, config, config.sections[init.text], evidence)
     alg = config.sections[init.text].get("alg_section")
     properties = config.get(alg.text, "default_properties") if alg else None
@@ -146,7 +150,7 @@ def openssl_config(ctx: ScanContext) -> Outcome:
     results = []
     for lib in install.libcryptos:
         try:
-            reasons, evidence = _evaluate(fs, lib, install.env)
+            reasons, evidence = evaluate_config(fs, lib, install.env)
         except (OSError, EvidenceError) as error:
             return errored(f"could not read the configuration for {lib.path}: {describe(error)}",
                            libcrypto=lib.path, exception=type(error).__name__)

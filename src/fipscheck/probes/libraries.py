@@ -17,6 +17,7 @@ from ..policy import BannedLibrary
 from .gobuild import go_programs
 from .inventory import ElfSummary, carried_by, inventory
 from .linkage import is_libcrypto, libcrypto_copies
+from .signatures import LIBCRYPTO_NAME, OWN_CRYPTO_UNLESS_LIBCRYPTO
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -84,9 +85,22 @@ def _bundled(ctx: ScanContext, elf: ElfSummary, fips_tree: tuple[str, ...],
         return None
     if carried is None:
         return None
+    evidence: dict[str, object] = {"banners": list(carried.banners), "symbols": list(carried.symbols)}
+    if carried.crates:
+        evidence["crates"] = list(carried.crates)
     return BannedLibraryFound(elf.path, f"bundled {carried.family}", carried.why, soname,
-                              evidence={"banners": list(carried.banners),
-                                        "symbols": list(carried.symbols)})
+                              evidence=evidence)
+
+
+def _own_crypto(elf: ElfSummary) -> BannedLibraryFound | None:
+    """A library that is a crypto library of its own because it was built without libcrypto
+    (MIT Kerberos's libk5crypto with its built-in crypto)."""
+    name = elf.dynamic.soname or elf.path.rsplit("/", 1)[-1]
+    for pattern, family, reason in OWN_CRYPTO_UNLESS_LIBCRYPTO:
+        if pattern.match(name) and not any(LIBCRYPTO_NAME.match(n) for n in elf.dynamic.needed):
+            return BannedLibraryFound(elf.path, family, reason, elf.dynamic.soname,
+                                      evidence={"needed": list(elf.dynamic.needed)})
+    return None
 
 
 def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
@@ -108,6 +122,8 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
         copy = copies.get(elf.path) if is_libcrypto(elf) else None
         if family:
             found[elf.path] = BannedLibraryFound(elf.path, family.family, family.reason, soname)
+        elif own := _own_crypto(elf):
+            found[elf.path] = own
         elif copy is not None and not copy.is_fips:
             found[elf.path] = BannedLibraryFound(
                 elf.path, "libcrypto copy", "a libcrypto other than the FIPS provider's: its "

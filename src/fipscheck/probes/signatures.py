@@ -61,12 +61,50 @@ SYMBOL_MARKS = (b"\0ring_core_", b"\0aws_lc_", b"\0BORINGSSL_self_test\0", b"\0E
                 b"\0OPENSSL_init_crypto\0", b"\0SHA256_Init\0")
 
 
+# Rust crates that implement crypto, by crate name: the implementation they are. Stripped
+# Rust binaries keep the source paths of their panic locations in .rodata
+# (``/usr/share/cargo/registry/ring-0.17.14/src/...``, ``.../index.crates.io-*/sha2-0.10.8/src/...``),
+# which name each crate and its version even where no symbol is left.
+RUSTCRYPTO, DALEK = "rustcrypto", "dalek"
+RUST_CRATES = {
+    "ring": "ring", "aws-lc-rs": "aws-lc-rs", "aws-lc-sys": "aws-lc-rs",
+    "boring-sys": "boringssl", "openssl-src": "openssl",
+    **dict.fromkeys((
+        "md-5", "md4", "md2", "sha1", "sha2", "sha3", "blake2", "ripemd", "whirlpool", "sm3",
+        "streebog", "tiger", "groestl", "k12", "aes", "des", "blowfish", "cast5", "camellia",
+        "idea", "rc2", "rc5", "serpent", "twofish", "sm4", "chacha20", "salsa20", "rc4",
+        "aes-gcm", "aes-gcm-siv", "aes-siv", "ccm", "eax", "ocb3", "chacha20poly1305",
+        "xsalsa20poly1305", "ascon-aead", "hmac", "cmac", "pmac", "poly1305", "polyval", "ghash",
+        "hkdf", "pbkdf2", "scrypt", "argon2", "bcrypt-pbkdf", "ecdsa", "ed25519", "dsa", "rsa",
+        "p256", "p384", "p521", "k256", "p224", "sm2", "crypto-bigint"), RUSTCRYPTO),
+    **dict.fromkeys(("curve25519-dalek", "ed25519-dalek", "x25519-dalek"), DALEK),
+}
+CRATE_PATH = re.compile(rb"/([a-z0-9_-]{2,40})-(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]{1,40})?)/src/")
+# What rustc leaves in every Rust program and library it links (gdb's pretty-printer loader).
+RUST_SECTION = ".debug_gdb_scripts"
+
+
+# Why each implementation named only by its Rust crates is outside any FIPS module.
+CRATE_REASONS = {
+    RUSTCRYPTO: "RustCrypto crates implement their crypto in Rust, outside any FIPS module",
+    DALEK: "dalek-cryptography crates implement Curve25519 in Rust, outside any FIPS module",
+}
+
+# Shared libraries that are crypto libraries of their own unless built on libcrypto:
+# (SONAME or file name, family, reason). Debian's libk5crypto uses its built-in crypto.
+OWN_CRYPTO_UNLESS_LIBCRYPTO = (
+    (re.compile(r"^libk5crypto\.so(\.\d+)*$"), "mit-krb5 libk5crypto",
+     "MIT Kerberos's libk5crypto built with its built-in crypto (it loads no libcrypto)"),
+)
+
+
 @dataclass(frozen=True)
 class CryptoSignature:
-    family: str  # openssl, boringssl, aws-lc, libressl, ring, aws-lc-rs
+    family: str  # openssl, boringssl, aws-lc, libressl, ring, aws-lc-rs, rustcrypto, ...
     why: str
     banners: tuple[str, ...] = ()
     symbols: tuple[str, ...] = ()
+    crates: tuple[str, ...] = ()  # "name version" of each Rust crypto crate linked in
 
 
 def banners(elf: ElfFile, assembly: bool = True) -> list[str]:
@@ -90,6 +128,19 @@ def _banner_family(banner: str) -> str:
     return "openssl"
 
 
+def rust_crates(elf: ElfFile) -> dict[str, list[str]]:
+    """Implementation -> ``["crate version", ...]`` for the crypto crates a Rust object was
+    built from; empty for objects rustc did not link (only those are searched)."""
+    if not elf.has_section(RUST_SECTION):
+        return {}
+    found: dict[str, list[str]] = {}
+    for path in elf.search(CRATE_PATH, hints=(b"/src/",)):
+        name, version = (g.decode("ascii", "replace") for g in CRATE_PATH.fullmatch(path).groups())
+        if name in RUST_CRATES:
+            found.setdefault(RUST_CRATES[name], []).append(f"{name} {version}")
+    return {family: sorted(set(crates)) for family, crates in found.items()}
+
+
 def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | None:
     """The crypto this object carries itself, or None. ``needs_libcrypto``: it has a
     DT_NEEDED libcrypto (then a banner is only the version it was compiled against)."""
@@ -104,18 +155,24 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
     # An object that loads a libcrypto is not searched for assembly of its own: it uses
     # that libcrypto (whose own copies are judged as copies), and .text is most of the bytes.
     found = banners(elf, assembly=not needs_libcrypto)
-    if not (symbols or found):
+    crates = rust_crates(elf)
+    if not (symbols or found or crates):
         return None  # most objects: nothing more to decide
     found = sorted(found, key=lambda b: b == CRYPTOGAMS)  # versions first
-    reasons = {family: why for _, family, why in SYMBOL_FAMILIES}
+    reasons = {**CRATE_REASONS, **{family: why for _, family, why in SYMBOL_FAMILIES}}
+    listed = tuple(c for family in sorted(crates) for c in crates[family])
+    # A named library (ring, BoringSSL...) says more than OpenSSL-compatible functions, and a
+    # crate names what the CRYPTOGAMS credit alone would call OpenSSL-derived.
+    named = next((f for f in symbols if f != "openssl"), None) or next(
+        (f for f in ("ring", "aws-lc-rs", "boringssl", "openssl", RUSTCRYPTO, DALEK) if f in crates), None)
     if symbols:
-        # A named library (ring, BoringSSL...) says more than OpenSSL-compatible functions.
         versions = [b for b in found if b != CRYPTOGAMS]
-        family = next((f for f in symbols if f != "openssl"), None) or (
-            _banner_family(versions[0]) if versions else "openssl")
-        names = symbols.get(family) or symbols["openssl"]
+        family = named or (_banner_family(versions[0]) if versions else "openssl")
+        names = symbols.get(family) or symbols.get("openssl") or ()
         return CryptoSignature(family, reasons.get(family, reasons["openssl"]), tuple(found),
-                               tuple(sorted(set(names))[:5]))
+                               tuple(sorted(set(names))[:5]), listed)
+    if named:
+        return CryptoSignature(named, reasons.get(named, reasons["openssl"]), tuple(found), (), listed)
     if CRYPTOGAMS in found:
         return CryptoSignature(_banner_family(found[0]), "carries OpenSSL-derived assembly "
                                "crypto primitives (CRYPTOGAMS)", tuple(found))
