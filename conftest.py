@@ -79,6 +79,25 @@ def containers_created_since(engine: docker.DockerClient, since: float, *pids: i
             if e["Actor"]["Attributes"].get(PID_LABEL) in creators]
 
 
+DOUBLES = os.path.join(os.path.dirname(__file__), "tests", "doubles")
+
+
+@pytest.fixture(scope="session")
+def double(tmp_path_factory):
+    """Builds one of the test doubles in tests/doubles/ into a shared library: ``double(name)``,
+    or ``double(name, *cc_arguments, filename=...)`` for another build of it; all of them in
+    one directory, which can be given to the linker (-L) and the loader (LD_LIBRARY_PATH)."""
+    built = tmp_path_factory.mktemp("doubles")
+
+    def build(name: str, *arguments: str, filename: str | None = None) -> str:
+        library = built / (filename or f"{name}.so")
+        if not library.exists():
+            subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library),
+                            os.path.join(DOUBLES, f"{name}.c"), *arguments], check=True)
+        return str(library)
+    return build
+
+
 @pytest.fixture
 def no_leaks(engine):
     """Fails the test if it leaves a container of fipscheck's behind."""

@@ -235,11 +235,19 @@ def _is_static_program(elf: ElfSummary) -> bool:
     return elf.interpreter is None and (elf.type == ET_EXEC or bool(elf.dynamic.flags_1 & DF_1_PIE))
 
 
+def library_resolver(ctx: ScanContext) -> Resolver:
+    """ld.so's search over the target's files and environment: for the programs' DT_NEEDED
+    closures here, and for what Go programs' OpenSSL backends dlopen (probes.gobackend)."""
+    fs = ctx.target.filesystem
+    return Resolver(fs, ctx.evidence(inventory).elf, loader_config(fs),
+                    ctx.target.config.env.get("LD_LIBRARY_PATH", ""))
+
+
 def linkage(ctx: ScanContext) -> Linkage:
     fs = ctx.target.filesystem
     files = ctx.evidence(inventory)
-    config = loader_config(fs)
-    resolver = Resolver(fs, files.elf, config, ctx.target.config.env.get("LD_LIBRARY_PATH", ""))
+    resolver = ctx.evidence(library_resolver)
+    config = resolver.config
     closures, left_to_go, unresolved = [], [], []
     go = ctx.evidence(go_programs)
     malformed = dict(files.malformed)
