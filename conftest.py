@@ -14,6 +14,7 @@ import zipfile
 import docker
 import pytest
 
+from fipscheck.model import CheckResult
 from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget
 from fipscheck.targets.engine import (
@@ -189,15 +190,21 @@ def host_fips_enabled() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def static_scan(image):
-    """The static checks (linkage.libcrypto, libraries.banned) on a reference image, each
-    image exported and scanned once per session; results by check ID."""
-    reports: dict[str, dict] = {}
+def image_checks(image):
+    """A scan of a reference image (every check, or the ones named), done once per session for
+    each image and set of checks; results by check ID."""
+    reports: dict[tuple[str, tuple[str, ...]], dict[str, CheckResult]] = {}
 
-    def scanned(name: str) -> dict:
-        if name not in reports:
+    def scanned(name: str, checks: list[str] | None = None) -> dict[str, CheckResult]:
+        key = (name, tuple(checks or ()))
+        if key not in reports:
             with ImageTarget(image(name)) as target:
-                report = scan(target, checks=["linkage.libcrypto", "libraries.banned"])
-            reports[name] = {r.id: r for r in report.checks}
-        return reports[name]
+                reports[key] = {r.id: r for r in scan(target, checks=checks).checks}
+        return reports[key]
     return scanned
+
+
+@pytest.fixture(scope="session")
+def static_scan(image_checks):
+    """The static checks (linkage.libcrypto, libraries.banned) on a reference image."""
+    return lambda name: image_checks(name, ["linkage.libcrypto", "libraries.banned"])

@@ -16,7 +16,6 @@ import pytest
 from fipscheck import Status
 from fipscheck.native import executable_path
 from fipscheck.probes.native import TARGET_PATH
-from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget
 
 SEED_CONFIG = "fipscheck/wolfprovider-oss:latest"
@@ -44,15 +43,8 @@ def test_the_manual_procedure_sees_wolfprov_active(name, md5, image, run_in):
 
 
 @pytest.fixture(scope="module")
-def scanned(image):
-    reports = {}
-
-    def get(name: str):
-        if name not in reports:
-            with ImageTarget(image(name)) as target:
-                reports[name] = {r.id: r for r in scan(target, checks=RUNTIME_CHECKS).checks}
-        return reports[name]
-    return get
+def scanned(image_checks):
+    return lambda name: image_checks(name, RUNTIME_CHECKS)
 
 
 EXPECTED = {
