@@ -126,6 +126,31 @@ def test_without_its_fips_provider_the_program_aborts_and_the_verdict_fails(prog
     assert verdict.ok is False and "no FIPS provider" in verdict.reason
 
 
+# The FIPS provider beside the default one and no default_properties: OpenSSL alone would serve
+# MD5 and take SHA2-256 from either provider.
+WITHOUT_FIPS_PROPERTIES = """openssl_conf = openssl_init
+.include /usr/local/openssl/ssl/fipsmodule.cnf
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+fips = fips_sect
+default = default_sect
+[default_sect]
+activate = 1
+"""
+
+
+def test_the_backend_asks_for_fips_yes_itself(variants):
+    """OpenSSL's default properties do not decide: under GOLANG_FIPS=1 the backend sets
+    fips=yes itself, so go.fips-toolchain leaves the configuration to openssl.config."""
+    variants.put_file("/.fipscheck/no-fips-properties.cnf", WITHOUT_FIPS_PROPERTIES.encode(), mode=0o644)
+    env = {"OPENSSL_CONF": "/.fipscheck/no-fips-properties.cnf"}
+    result = variants.exec([f"{BIN}/crypto-report-cgo"], env={**env, "GOLANG_FIPS": "1"})
+    assert uses_fips_openssl(json.loads(result.stdout)), result.stderr.decode()
+    result = variants.exec(["env", "-u", "GOLANG_FIPS", f"{BIN}/crypto-report-cgo"], env=env)
+    assert not uses_fips_openssl(json.loads(result.stdout))
+
+
 def test_a_host_kernel_in_fips_mode_switches_the_backend_on(programs, context):
     path = "/app/aws-cni"
     dlopened = dlopened_libcrypto(context, path)
