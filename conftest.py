@@ -17,6 +17,7 @@ import zipfile
 import docker
 import pytest
 
+from fipscheck.model import CheckResult
 from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget
 from fipscheck.targets.engine import (
@@ -94,6 +95,25 @@ def containers_created_since(engine: docker.DockerClient, since: float, *pids: i
                                     "label": f"{OWNER_LABEL}=fipscheck"})
     return [e["Actor"]["Attributes"].get("name", "?") for e in events
             if e["Actor"]["Attributes"].get(PID_LABEL) in creators]
+
+
+DOUBLES = os.path.join(os.path.dirname(__file__), "tests", "doubles")
+
+
+@pytest.fixture(scope="session")
+def double(tmp_path_factory):
+    """Builds one of the test doubles in tests/doubles/ into a shared library: ``double(name)``,
+    or ``double(name, *cc_arguments, filename=...)`` for another build of it; all of them in
+    one directory, which can be given to the linker (-L) and the loader (LD_LIBRARY_PATH)."""
+    built = tmp_path_factory.mktemp("doubles")
+
+    def build(name: str, *arguments: str, filename: str | None = None) -> str:
+        library = built / (filename or f"{name}.so")
+        if not library.exists():
+            subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library),
+                            os.path.join(DOUBLES, f"{name}.c"), *arguments], check=True)
+        return str(library)
+    return build
 
 
 @pytest.fixture
@@ -187,17 +207,17 @@ def host_fips_enabled() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def static_scan(image):
-    """The static checks (linkage.libcrypto, libraries.banned) on a reference image, each
-    image exported and scanned once per session; results by check ID."""
-    reports: dict[str, dict] = {}
+def image_checks(image):
+    """A scan of a reference image (every check, or the ones named), done once per session for
+    each image and set of checks; results by check ID."""
+    reports: dict[tuple[str, tuple[str, ...]], dict[str, CheckResult]] = {}
 
-    def scanned(name: str) -> dict:
-        if name not in reports:
+    def scanned(name: str, checks: list[str] | None = None) -> dict[str, CheckResult]:
+        key = (name, tuple(checks or ()))
+        if key not in reports:
             with ImageTarget(image(name)) as target:
-                report = scan(target, checks=["linkage.libcrypto", "libraries.banned"])
-            reports[name] = {r.id: r for r in report.checks}
-        return reports[name]
+                reports[key] = {r.id: r for r in scan(target, checks=checks).checks}
+        return reports[key]
     return scanned
 
 
@@ -477,3 +497,9 @@ def skopeo(*args: str) -> None:
     """Debian's skopeo (installed by scripts/testbed setup), for OCI layouts made by a tool
     other than fipscheck."""
     subprocess.run(["skopeo", "--insecure-policy", *args], check=True, capture_output=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def static_scan(image_checks):
+    """The static checks (linkage.libcrypto, libraries.banned) on a reference image."""
+    return lambda name: image_checks(name, ["linkage.libcrypto", "libraries.banned"])

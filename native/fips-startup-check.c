@@ -169,8 +169,9 @@ struct options {
 
 struct provider {
     char configured[128], name[128], version[64], buildinfo[128];
-    int status; /* the provider's "status" parameter, -1 when it has none */
-    int fips;   /* its name says it is a FIPS provider */
+    int status;  /* the provider's "status" parameter, -1 when it has none */
+    int fips;    /* its name says it is a FIPS provider (for wolfProvider: and its wolfSSL is) */
+    int wolfssl; /* wolfProvider: its crypto is the wolfSSL library loaded with it */
 };
 
 struct event { char phase[16], type[48], desc[64]; };
@@ -215,8 +216,8 @@ struct report {
     } self_test;
     struct {
         int fetched;
-        char provider[128], provider_name[128], error[ERRLEN];
-        int provider_fips;
+        struct provider served_by; /* the provider that served the default SHA2-256 fetch */
+        char error[ERRLEN];
     } sha256;
     struct algorithm approved[N_ALGORITHMS], non_approved[N_ALGORITHMS];
     int algorithms_tested;
@@ -224,6 +225,7 @@ struct report {
     struct {
         int present, loaded, fips_build, status, mode, cast;
         int has_mode, has_cast;
+        const char *found_by; /* "explicit", "already-loaded" or "library-dir" */
         char path[PATH_MAX], version[128], fips_version[128], core_hash[160], error[ERRLEN];
     } wolfssl;
     struct check checks[N_CHECKS];
@@ -399,8 +401,10 @@ static void describe_provider(struct report *r, const void *provider, struct pro
     out->status = params[3].return_size != PARAM_UNMODIFIED ? status : -1;
     /* By the name the provider gives itself: wolfProvider answers to "default" or "fips" in
      * replace-default mode, and OpenSSL's FIPS provider built without its self-tests calls
-     * itself "non-compliant". */
+     * itself "non-compliant". A wolfProvider's claim is settled once wolfSSL is probed
+     * (settle_wolfssl_providers). */
     out->fips = strstr(out->name, "FIPS") != NULL && strstr(out->name, "non-compliant") == NULL;
+    out->wolfssl = strncmp(out->name, "wolfSSL Provider", 16) == 0;
 }
 
 struct provider_walk { struct report *report; struct provider *list; int *count; const void *fips; };
@@ -479,13 +483,6 @@ static void probe_self_tests(struct report *r) {
     if (r->c.OSSL_LIB_CTX_free) r->c.OSSL_LIB_CTX_free(ctx);
 }
 
-static void provider_display_name(const void *provider, struct report *r, char *out, size_t size) {
-    struct provider p;
-    describe_provider(r, provider, &p);
-    copy(out, size, p.name);
-    r->sha256.provider_fips = p.fips;
-}
-
 static void probe_default_sha256(struct report *r) {
     clear_errors(r);
     void *md = r->c.EVP_MD_fetch(NULL, "SHA2-256", NULL);
@@ -494,9 +491,7 @@ static void probe_default_sha256(struct report *r) {
         return;
     }
     r->sha256.fetched = 1;
-    const void *provider = r->c.EVP_MD_get0_provider(md);
-    copy(r->sha256.provider, sizeof r->sha256.provider, r->c.OSSL_PROVIDER_get0_name(provider));
-    provider_display_name(provider, r, r->sha256.provider_name, sizeof r->sha256.provider_name);
+    describe_provider(r, r->c.EVP_MD_get0_provider(md), &r->sha256.served_by);
     r->c.EVP_MD_free(md);
 }
 
@@ -718,8 +713,12 @@ static void probe_wolfssl(struct report *r) {
     char *path = r->wolfssl.path;
     size_t size = sizeof r->wolfssl.path;
     void *handle = NULL;
-    if (r->opt.wolfssl) copy(path, size, r->opt.wolfssl);
-    else if (!find_loaded("libwolfssl", path, size) && !find_wolfssl_file(path, size)) return;
+    if (r->opt.wolfssl) {
+        copy(path, size, r->opt.wolfssl);
+        r->wolfssl.found_by = "explicit";
+    } else if (find_loaded("libwolfssl", path, size)) r->wolfssl.found_by = "already-loaded";
+    else if (find_wolfssl_file(path, size)) r->wolfssl.found_by = "library-dir";
+    else return;
     r->wolfssl.present = 1;
     /* A FIPS build checks its own integrity in an ELF constructor, i.e. right here. */
     handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -764,6 +763,48 @@ static const struct provider *first_active_fips_provider(const struct report *r)
     return NULL;
 }
 
+static const struct provider *first_wolfssl_provider(const struct report *r) {
+    for (int i = 0; i < r->n_providers; i++)
+        if (r->providers[i].wolfssl) return &r->providers[i];
+    return NULL;
+}
+
+/* The wolfSSL a wolfProvider runs on is the libwolfssl loaded with it in this process: the
+ * one wolfssl.fips examined, when it was found already loaded. */
+static int wolfssl_of_provider_is_fips(const struct report *r) {
+    return r->wolfssl.present && strcmp(r->wolfssl.found_by, "already-loaded") == 0 &&
+           r->checks[CHECK_WOLFSSL].status == ST_PASS;
+}
+
+static const char *wolfssl_summary(const struct report *r) {
+    if (!r->wolfssl.present || strcmp(r->wolfssl.found_by, "already-loaded") != 0) return "its wolfSSL unconfirmed";
+    if (!r->wolfssl.loaded || !r->wolfssl.fips_build) return "wolfSSL not a FIPS build";
+    return "wolfSSL FIPS module failing";
+}
+
+static const char *wolfssl_detail(const struct report *r, char *out, size_t size) {
+    if (!r->wolfssl.present) copy(out, size, "no libwolfssl loaded in this process");
+    else if (strcmp(r->wolfssl.found_by, "already-loaded") != 0)
+        snprintf(out, size, "a libwolfssl not loaded in this process (%s, found by %s)", r->wolfssl.path,
+                 r->wolfssl.found_by);
+    else if (r->wolfssl.loaded && !r->wolfssl.fips_build)
+        snprintf(out, size, "%s %s, which exports no wolfCrypt_GetStatus_fips", r->wolfssl.path, r->wolfssl.version);
+    else snprintf(out, size, "%s (%s)", r->wolfssl.path, r->checks[CHECK_WOLFSSL].message);
+    return out;
+}
+
+/* wolfProvider's name says FIPS when it was built against a wolfSSL FIPS build, but its
+ * crypto is whatever libwolfssl the loader found at run time: the claim stands only when that
+ * library is a FIPS build in good state (wolfssl.fips passes for it). */
+static void settle_wolfssl_providers(struct report *r) {
+    struct provider *lists[] = {r->providers, r->self_test.providers, &r->sha256.served_by};
+    int counts[] = {r->n_providers, r->self_test.n_providers, r->sha256.fetched};
+    int confirmed = wolfssl_of_provider_is_fips(r);
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+        for (int i = 0; i < counts[l]; i++)
+            if (lists[l][i].wolfssl) lists[l][i].fips &= confirmed;
+}
+
 static void provider_names(const struct report *r, char *out, size_t size) {
     size_t used = 0;
     out[0] = '\0';
@@ -793,12 +834,12 @@ static void judge_fips_mode(struct report *r) {
     else if (!r->sha256.fetched)
         verdict(r, CHECK_FIPS_MODE, id, ST_FAIL, "fips=yes is the default, but no provider serves SHA2-256: %s",
                 r->sha256.error);
-    else if (!r->sha256.provider_fips)
+    else if (!r->sha256.served_by.fips)
         verdict(r, CHECK_FIPS_MODE, id, ST_FAIL, "fips=yes is the default, but SHA2-256 is served by %s (%s)",
-                r->sha256.provider, r->sha256.provider_name);
+                r->sha256.served_by.configured, r->sha256.served_by.name);
     else
         verdict(r, CHECK_FIPS_MODE, id, ST_PASS, "fips=yes is the default and SHA2-256 is served by %s (%s)",
-                r->sha256.provider, r->sha256.provider_name);
+                r->sha256.served_by.configured, r->sha256.served_by.name);
 }
 
 static void judge_fips_provider(struct report *r) {
@@ -810,10 +851,15 @@ static void judge_fips_provider(struct report *r) {
         return;
     }
     provider_names(r, names, sizeof names);
-    const struct provider *fips = first_active_fips_provider(r);
+    const struct provider *fips = first_active_fips_provider(r), *wolf = first_wolfssl_provider(r);
+    char why[PATH_MAX + 2 * ERRLEN]; /* a path and a message; the verdict's own buffer bounds it */
     if (fips)
         verdict(r, CHECK_FIPS_PROVIDER, id, ST_PASS, "FIPS provider %s (%s %s) is active; loaded: %s", fips->configured,
                 fips->name, fips->version, names);
+    else if (wolf)
+        verdict(r, CHECK_FIPS_PROVIDER, id, ST_FAIL, "%s %s, %s: %s (%s %s) runs on %s; loaded: %s", wolf->name,
+                wolf->status == 1 ? "active" : "inactive", wolfssl_summary(r), wolf->configured, wolf->name,
+                wolf->version, wolfssl_detail(r, why, sizeof why), names);
     else verdict(r, CHECK_FIPS_PROVIDER, id, ST_FAIL, "no active FIPS provider; loaded: %s", names);
 }
 
@@ -842,14 +888,21 @@ static void judge_module_integrity(struct report *r) {
     if (!is_openssl3(r)) { judge_integrity_legacy(r); return; }
     const struct event *bad = event_with_phase(r, "Fail", NULL);
     const struct event *integrity = event_with_phase(r, "Pass", "Module_Integrity");
-    int fips_loaded = first_active_fips_provider(r) != NULL;
-    for (int i = 0; i < r->self_test.n_providers; i++) fips_loaded |= r->self_test.providers[i].fips;
+    const struct provider *active = first_active_fips_provider(r);
+    int fips_loaded = active != NULL, openssl_module = active && !active->wolfssl;
+    for (int i = 0; i < r->self_test.n_providers; i++) {
+        fips_loaded |= r->self_test.providers[i].fips;
+        openssl_module |= r->self_test.providers[i].fips && !r->self_test.providers[i].wolfssl;
+    }
     if (bad)
         verdict(r, CHECK_INTEGRITY, id, ST_FAIL, "self-test %s (%s) reported %s; %s", bad->type, bad->desc, bad->phase,
                 r->self_test.config_errors[0] ? r->self_test.config_errors : "no error queued");
     else if (fips_loaded && integrity)
         verdict(r, CHECK_INTEGRITY, id, ST_PASS, "the FIPS module's integrity test passed (%d self-test events, "
                 "none failed)", r->self_test.n_events);
+    else if (fips_loaded && !openssl_module) /* a FIPS wolfProvider counts only when wolfssl.fips passed */
+        verdict(r, CHECK_INTEGRITY, id, ST_PASS, "the FIPS module is wolfSSL's, which checks its own integrity "
+                "(OpenSSL runs no self-tests for wolfProvider): %s", r->checks[CHECK_WOLFSSL].message);
     else if (fips_loaded)
         verdict(r, CHECK_INTEGRITY, id, ST_ERROR, "a FIPS provider is loaded but no integrity self-test was observed");
     else if (!r->self_test.config_loaded)
@@ -934,11 +987,12 @@ static void judge_requirements(struct report *r) {
 }
 
 static void judge(struct report *r) {
+    judge_wolfssl(r);
+    settle_wolfssl_providers(r);
     judge_fips_mode(r);
     judge_fips_provider(r);
     judge_module_integrity(r);
     judge_algorithms(r);
-    judge_wolfssl(r);
     judge_requirements(r);
     int any_pass = 0, any_fail = 0, any_error = 0;
     for (int i = 0; i < N_CHECKS; i++) {
@@ -1050,6 +1104,7 @@ static void json_providers(struct out *o, const struct provider *list, int n) {
         key(o, "status");
         if (list[i].status < 0) jnull(o); else jint(o, list[i].status);
         kbool(o, "fips", list[i].fips);
+        kbool(o, "wolfssl", list[i].wolfssl);
         close_(o, "}");
     }
     close_(o, "]");
@@ -1129,6 +1184,7 @@ static void json_wolfssl(struct out *o, const struct report *r) {
     kbool(o, "present", r->wolfssl.present);
     kbool(o, "loaded", r->wolfssl.loaded);
     kbool(o, "fips_build", r->wolfssl.fips_build);
+    kstr(o, "found_by", r->wolfssl.found_by);
     key(o, "fips_status");
     if (r->wolfssl.fips_build) jint(o, r->wolfssl.status); else jnull(o);
     key(o, "cast_result");
@@ -1172,9 +1228,9 @@ static void json_report(struct out *o, const struct report *r) {
     json_self_tests(o, r);
     kopen(o, "default_sha256", "{");
     kbool(o, "fetched", r->sha256.fetched);
-    kstr(o, "provider", r->sha256.provider);
-    kstr(o, "provider_name", r->sha256.provider_name);
-    kbool(o, "provider_is_fips", r->sha256.provider_fips);
+    kstr(o, "provider", r->sha256.served_by.configured);
+    kstr(o, "provider_name", r->sha256.served_by.name);
+    kbool(o, "provider_is_fips", r->sha256.served_by.fips);
     kstr(o, "error", r->sha256.error);
     close_(o, "}");
     kopen(o, "algorithms", "{");

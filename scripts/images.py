@@ -7,6 +7,7 @@ Each reference directory holds a Dockerfile (taking ``ARG BASE_IMAGE``) and an `
     context = "."                   # build context relative to the repository (default: the dir)
     inputs = ["native"]             # extra paths whose content decides a rebuild
     wheels = ["cryptography==50.0.2"]  # PyPI wheels fetched on the host into <dir>/wheels/
+    thirdparty = { "x-1.0.tar.gz" = "sha256:..." }  # copied into <dir>/thirdparty/, checked
     [args]                          # more build args naming images, as base does
     DEBIAN_IMAGE = "trixie"
     [images]
@@ -14,7 +15,12 @@ Each reference directory holds a Dockerfile (taking ``ARG BASE_IMAGE``) and an `
 
 An image is rebuilt only when the hash of its inputs (the directory, the extra inputs, the
 IDs of the base image and of the images named in ``[args]``, the target) differs from the hash
-recorded in its label.
+recorded in its label. ``--only IMAGE`` builds that image and what it is built on, nothing
+else (the base suites included); without it, every image is built.
+
+Third-party sources (``thirdparty``) come from ``$FIPSCHECK_THIRDPARTY``, else
+``../shared/thirdparty`` beside the repository, else ``/work/shared/thirdparty``; each must
+have the pinned SHA-256.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import glob
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -38,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 SUITES = ("trixie", "bookworm", "bullseye")
 INPUTS_LABEL = "org.fipscheck.inputs"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+THIRDPARTY_DIRS = (REPO.parent / "shared" / "thirdparty", Path("/work/shared/thirdparty"))
 
 
 def base_image(base: str) -> str:
@@ -113,6 +121,40 @@ def fetch_wheels(directory: Path, spec: dict) -> None:
                     "--dest", str(directory / "wheels"), *wanted], check=True)
 
 
+def thirdparty_source() -> Path:
+    override = os.environ.get("FIPSCHECK_THIRDPARTY")
+    candidates = [Path(override)] if override else list(THIRDPARTY_DIRS)
+    found = next((d for d in candidates if d.is_dir()), None)
+    if found is None:
+        raise SystemExit("images: no third-party source directory (set FIPSCHECK_THIRDPARTY; "
+                         f"looked in {', '.join(map(str, candidates))})")
+    return found
+
+
+def copy_thirdparty(directory: Path, spec: dict) -> None:
+    """Copy the pinned third-party files into the build context, each checked against its
+    SHA-256 (a file already there and matching is kept)."""
+    for name, pinned in spec.get("thirdparty", {}).items():
+        target = directory / "thirdparty" / name
+        if target.is_file() and _sha256(target) == pinned:
+            continue
+        source = thirdparty_source() / name
+        if not source.is_file():
+            raise SystemExit(f"images: {source} is missing")
+        if _sha256(source) != pinned:
+            raise SystemExit(f"images: {source} does not have the pinned {pinned}")
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(source, target)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
 def build(client: docker.DockerClient, directory: Path, spec: dict, name: str, target: str) -> None:
     buildargs = image_args(spec)
     wanted = inputs_hash(directory, spec, [client.images.get(i).id for i in buildargs.values()],
@@ -137,35 +179,54 @@ def build(client: docker.DockerClient, directory: Path, spec: dict, name: str, t
     log(f"{name} built in {time.monotonic() - started:.0f} s")
 
 
+def suites_used(directory: Path, spec: dict) -> set[str]:
+    """The local Debian bases a reference directory builds on: in its spec, or named in its
+    Dockerfile (``FROM fipscheck-base:bullseye`` in a builder stage)."""
+    named = {v for v in [spec["base"], *spec.get("args", {}).values()] if ":" not in v}
+    dockerfile = (directory / "Dockerfile").read_text()
+    return named | {s for s in SUITES if base_image(s) in dockerfile}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("only", nargs="*", help="reference directories to build (default: all)")
+    parser.add_argument("dirs", nargs="*", help="reference directories to build (default: all)")
+    parser.add_argument("--only", action="append", default=[], metavar="IMAGE",
+                        help="build only this image and the images it is built on (repeatable)")
     args = parser.parse_args()
     if shutil.which("debootstrap") is None:
         raise SystemExit("images: debootstrap is missing (scripts/testbed setup installs it)")
-    client = docker.from_env(timeout=600)
-    for suite in SUITES:
-        ensure_base(client, suite)
     specs = {toml.parent: tomllib.loads(toml.read_text())
              for toml in sorted(REPO.glob("dockerfiles/*/images.toml"))}
     producer = {name: directory for directory, spec in specs.items() for name in spec["images"]}
-    done: set[Path] = set()
+    unknown = [name for name in args.only if name not in producer]
+    if unknown:
+        raise SystemExit(f"images: no reference image {', '.join(unknown)} in dockerfiles/")
+    wanted = [name for name in producer
+              if name in args.only or producer[name].name in args.dirs
+              or not (args.only or args.dirs)]
+    order: list[str] = []
 
-    def build_dir(directory: Path) -> None:
-        if directory in done:
+    def add(name: str) -> None:  # the images it is built on first
+        if name in order:
             return
-        done.add(directory)
-        spec = specs[directory]
+        spec = specs[producer[name]]
         for used in [spec["base"], *spec.get("args", {}).values()]:
-            if used in producer:  # built on another reference image: build that first
-                build_dir(producer[used])
-        fetch_wheels(directory, spec)
-        for name, target in spec["images"].items():
-            build(client, directory, spec, name, target)
+            if used in producer:
+                add(used)
+        order.append(name)
 
-    for directory in specs:
-        if not args.only or directory.name in args.only:
-            build_dir(directory)
+    for name in wanted:
+        add(name)
+    client = docker.from_env(timeout=600)
+    suites = set().union(*(suites_used(producer[n], specs[producer[n]]) for n in order))
+    for suite in SUITES if not (args.only or args.dirs) else sorted(suites):  # tests use all three
+        ensure_base(client, suite)
+    for name in order:
+        directory = producer[name]
+        spec = specs[directory]
+        fetch_wheels(directory, spec)
+        copy_thirdparty(directory, spec)
+        build(client, directory, spec, name, spec["images"][name])
 
 
 if __name__ == "__main__":

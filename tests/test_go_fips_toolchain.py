@@ -8,9 +8,11 @@ import shutil
 
 import pytest
 
-from fipscheck.checks.go import classify
+from fipscheck.checks.go import GoRuntime, classify
 from fipscheck.model import Status
+from fipscheck.probes.gobackend import DlopenedLibcrypto
 from fipscheck.probes.gobuild import GoBinary, GoBuildInfo, go_binaries, parse_modinfo
+from fipscheck.probes.linkage import LibcryptoCopy
 from fipscheck.runner import ScanContext, scan
 from fipscheck.targets import ImageTarget, RootfsTarget
 
@@ -72,36 +74,42 @@ def test_quoted_settings_are_unquoted(binaries):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_each_binary_is_classified(name, binaries):
-    verdict = classify(binaries[name], None, [])
+    verdict = classify(binaries[name], GoRuntime())
     assert (verdict.kind, verdict.ok) == EXPECTED[name], verdict.reason
 
 
 def test_image_godebug_overrides_the_default(binaries):
     fips, plain = binaries["crypto-gofips140"], binaries["crypto-plain"]
-    assert classify(fips, "fips140=only", []).ok
-    off = classify(fips, "x509sha1=1,fips140=off", [])
+    assert classify(fips, GoRuntime("fips140=only")).ok
+    off = classify(fips, GoRuntime("x509sha1=1,fips140=off"))
     assert off.ok is False and "fips140=off" in off.reason
-    on_without_module = classify(plain, "fips140=on", [])
+    on_without_module = classify(plain, GoRuntime("fips140=on"))
     assert on_without_module.ok is False and "GOFIPS140" in on_without_module.reason
 
 
-def test_openssl_backend_needs_cgo_and_a_libcrypto_to_dlopen(binaries):
-    """No golang-fips or Microsoft Go toolchain exists for Debian, so this build info is made
-    by hand from the boringcrypto binary's (real cgo, dynamic) with the backend's marker."""
+def test_microsoft_backend_needs_cgo_and_a_fips_libcrypto_to_dlopen(binaries):
+    """No Microsoft Go toolchain exists for Debian, so this build info is made by hand from the
+    boringcrypto binary's (real cgo, dynamic) with Microsoft's setting; golang-fips binaries are
+    real (tests/test_golang_fips.py)."""
     real = binaries["crypto-boringcrypto"]
     settings = {k: v for k, v in real.info.settings.items() if k != "GOEXPERIMENT"}
-    backed = GoBinary(real.path, GoBuildInfo("go1.24.4", "inline", settings=settings),
-                      real.interpreter, frozenset({"crypto", "golang-fips"}))
-    libcrypto = ["/usr/lib/x86_64-linux-gnu/libcrypto.so.3"]
-    assert classify(backed, None, libcrypto).ok
-    missing = classify(backed, None, [])
-    assert missing.ok is False and "no libcrypto.so.3" in missing.reason
-    static = GoBinary(real.path, GoBuildInfo("go1.24.4", "inline", settings={**settings, "CGO_ENABLED": "0"}),
-                      None, backed.markers)
-    assert classify(static, None, libcrypto).ok is False
     microsoft = GoBinary(real.path, GoBuildInfo("go1.24.4", "inline", settings={
         **settings, "microsoft_systemcrypto": "1"}), real.interpreter, frozenset({"crypto"}))
-    assert classify(microsoft, None, libcrypto).kind == "openssl"
+    lib = "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
+    fips = LibcryptoCopy(lib, "3.5.9", "/usr/lib/ssl", "/usr/lib/x86_64-linux-gnu/ossl-modules", None,
+                         "/usr/lib/x86_64-linux-gnu/ossl-modules/fips.so", "3.5.9")
+    found = DlopenedLibcrypto("libcrypto.so.3", "/etc/ld.so.cache", fips)
+    verdict = classify(microsoft, GoRuntime(), found)
+    assert (verdict.kind, verdict.ok) == ("openssl", True), verdict.reason
+    assert verdict.decided_by["libcrypto"]["fips_module"] == fips.fips_module
+    unpaired = DlopenedLibcrypto("libcrypto.so.3", "/etc/ld.so.cache", LibcryptoCopy(
+        lib, "3.5.9", "/usr/lib/ssl", None, None, None, None))
+    assert "no FIPS provider" in classify(microsoft, GoRuntime(), unpaired).reason
+    missing = classify(microsoft, GoRuntime())
+    assert missing.ok is False and "no libcrypto.so.3" in missing.reason
+    static = GoBinary(real.path, GoBuildInfo("go1.24.4", "inline", settings={
+        **microsoft.info.settings, "CGO_ENABLED": "0"}), None, microsoft.markers)
+    assert classify(static, GoRuntime(), found).ok is False
 
 
 def test_check_fails_naming_the_plain_binaries(variants, no_leaks):

@@ -17,7 +17,6 @@ from fipscheck import native
 from fipscheck.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-DOUBLES = Path(__file__).parent / "doubles"
 RUNTIME_CHECKS = ["openssl.fips-mode", "openssl.fips-provider", "openssl.module-integrity",
                   "algorithms.approved", "algorithms.non-approved", "wolfssl.fips"]
 
@@ -34,20 +33,6 @@ def run_standalone(*args: str, env: dict[str, str] | None = None) -> subprocess.
 def standalone_report(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
     result = run_standalone(*args, env=env)
     return result.returncode, json.loads(result.stdout)
-
-
-@pytest.fixture(scope="session")
-def double(tmp_path_factory):
-    """Builds one of the test doubles in tests/doubles/ into a shared library."""
-    built = tmp_path_factory.mktemp("doubles")
-
-    def build(name: str) -> str:
-        library = built / f"{name}.so"
-        if not library.exists():
-            subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(DOUBLES / f"{name}.c")],
-                           check=True)
-        return str(library)
-    return build
 
 
 def host_libcrypto() -> str:

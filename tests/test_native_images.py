@@ -10,7 +10,6 @@ import pytest
 
 from fipscheck.native import executable_path
 from fipscheck.probes.native import TARGET_PATH
-from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget
 
 RUNTIME_CHECKS = ["openssl.fips-mode", "openssl.fips-provider", "openssl.module-integrity",
@@ -61,16 +60,9 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def scanned(image):
-    """One scan of the runtime checks per image, shared by the tests below."""
-    reports = {}
-
-    def get(name: str):
-        if name not in reports:
-            with ImageTarget(image(name)) as target:
-                reports[name] = {r.id: r for r in scan(target, checks=RUNTIME_CHECKS).checks}
-        return reports[name]
-    return get
+def scanned(image_checks):
+    """The runtime checks on an image, scanned once and shared by the tests below."""
+    return lambda name: image_checks(name, RUNTIME_CHECKS)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -33,11 +33,13 @@ MAX_STRING = 1 << 20
 SENTINEL = 16  # modinfo is wrapped in 16 bytes of sentinel on each side
 
 # Function-name fragments (each after the NUL that ends the previous name) that tell which
-# crypto a binary carries.
+# crypto a binary carries. golang-fips/go links its vendored OpenSSL package into every build,
+# also `-tags no_openssl` ones that never load OpenSSL; only its active backend
+# (crypto/internal/backend/openssl.go) calls the package's Init.
 MARKERS = {
     "crypto": b"\0crypto/",
     "boringcrypto": b"_Cfunc__goboringcrypto_",
-    "golang-fips": b"github.com/golang-fips/openssl",
+    "golang-fips": b"\0vendor/github.com/golang-fips/openssl/v2.Init\0",
     "microsoft-openssl": b"github.com/microsoft/go-crypto-openssl",
 }
 

@@ -295,11 +295,20 @@ def _is_static_program(elf: ElfSummary) -> bool:
     return elf.interpreter is None and (elf.type == ET_EXEC or bool(elf.dynamic.flags_1 & DF_1_PIE))
 
 
-def linkage(ctx: ScanContext) -> Linkage:
+def library_resolver(ctx: ScanContext) -> Resolver:
+    """ld.so's search over the target's files and environment: for the programs' DT_NEEDED
+    closures here, and for what Go programs' OpenSSL backends dlopen (probes.gobackend)."""
     fs = ctx.target.filesystem
     files = ctx.evidence(inventory)
     config = loader_config(fs, [(e.interpreter, e.arch) for e in files.elf if e.interpreter])
-    resolver = Resolver(fs, files.elf, config, ctx.target.config.env.get("LD_LIBRARY_PATH", ""))
+    return Resolver(fs, files.elf, config, ctx.target.config.env.get("LD_LIBRARY_PATH", ""))
+
+
+def linkage(ctx: ScanContext) -> Linkage:
+    fs = ctx.target.filesystem
+    files = ctx.evidence(inventory)
+    resolver = ctx.evidence(library_resolver)
+    config = resolver.config
     closures, left_to_go, unresolved = [], [], []
     go = ctx.evidence(go_programs)
     malformed = dict(files.malformed)

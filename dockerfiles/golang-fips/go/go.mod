@@ -1,0 +1,3 @@
+module example.com/aws-node-fips
+
+go 1.24
