@@ -7,11 +7,12 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from .checks import Check, Outcome, all_checks
+from .checks import Check, Outcome, all_checks, unknown_ids_message
 from .errors import NotApplicableError
-from .model import CheckResult, Report, Status
+from .model import CheckResult, Finding, Report, Status
 from .policy import Policy
 from .targets import Target
+from .waivers import WaiverLedger
 
 T = TypeVar("T")
 
@@ -36,6 +37,10 @@ class ScanContext:
 
 
 def run_check(ctx: ScanContext, check: Check) -> CheckResult:
+    """One check's result on the context's target (waivers not yet applied)."""
+    if check.id in ctx.policy.skip:
+        return CheckResult(check.id, Status.SKIP, f"skipped by the policy "
+                           f"({ctx.policy.origin('skip')}): {ctx.policy.skip[check.id]}")
     if check.needs_runtime and not ctx.target.can_run:
         return CheckResult(check.id, Status.SKIP,
                            f"needs to run inside the target; a {ctx.target.kind} target cannot")
@@ -49,7 +54,10 @@ def run_check(ctx: ScanContext, check: Check) -> CheckResult:
                             "where": traceback.extract_tb(error.__traceback__)[-1].name})
     if not isinstance(outcome, Outcome):
         return CheckResult(check.id, Status.ERROR, f"check returned {outcome!r}, not an Outcome")
-    return CheckResult(check.id, outcome.status, outcome.message, outcome.evidence)
+    findings = outcome.findings
+    if not findings and outcome.status in (Status.FAIL, Status.WARN):
+        findings = (Finding(outcome.message),)  # the whole check is one finding
+    return CheckResult(check.id, outcome.status, outcome.message, outcome.evidence, findings)
 
 
 def select_checks(ids: Iterable[str] | None = None) -> list[Check]:
@@ -59,11 +67,15 @@ def select_checks(ids: Iterable[str] | None = None) -> list[Check]:
     wanted = set(ids)
     unknown = wanted - {c.id for c in checks}
     if unknown:
-        raise ValueError(f"unknown check ID(s): {', '.join(sorted(unknown))}")
+        raise ValueError(unknown_ids_message(unknown, [c.id for c in checks]))
     return [c for c in checks if c.id in wanted]
 
 
 def scan(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None) -> Report:
+    """Every selected check on the target, the policy's waivers applied."""
     ctx = ScanContext(target, policy)
-    results = tuple(run_check(ctx, c) for c in select_checks(checks))
-    return Report(target.describe(), results)  # described after the checks: what they read shows
+    ledger = WaiverLedger(ctx.policy.waivers, target.name)
+    results = tuple(ledger.apply(run_check(ctx, c)) for c in select_checks(checks))
+    # described after the checks: what they read shows
+    return Report(target.describe(), results, policy=ctx.policy.to_dict(),
+                  waivers=tuple(ledger.states()), warnings=tuple(ledger.warnings()))

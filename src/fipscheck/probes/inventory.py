@@ -45,12 +45,17 @@ class Inventory:
     unreadable: list[str] = field(default_factory=list)
     special: list[str] = field(default_factory=list)  # devices, FIFOs, sockets: never opened
     undecodable: list[str] = field(default_factory=list)  # names that are not UTF-8
+    ignored: int = 0  # files the policy's ignore_paths leave out
 
 
 def inventory(ctx: ScanContext) -> Inventory:
     fs = ctx.target.filesystem
     found = Inventory()
+    policy = ctx.policy
     for entry in fs.walk():
+        if policy.ignore_paths and policy.ignored(entry.path):
+            found.ignored += 1
+            continue
         if not entry.path.isprintable() and _undecodable(entry.path):
             found.undecodable.append(entry.path.encode("utf-8", "surrogateescape").decode(
                 "utf-8", "backslashreplace"))
