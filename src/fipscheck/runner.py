@@ -11,6 +11,7 @@ from .checks import Check, Outcome, all_checks, unknown_ids_message
 from .errors import NotApplicableError
 from .model import CheckResult, Finding, Report, Status
 from .policy import Policy
+from .probes.packages import owners_of, package_owners
 from .targets import Target
 from .waivers import WaiverLedger
 
@@ -57,7 +58,22 @@ def run_check(ctx: ScanContext, check: Check) -> CheckResult:
     findings = outcome.findings
     if not findings and outcome.status in (Status.FAIL, Status.WARN):
         findings = (Finding(outcome.message),)  # the whole check is one finding
-    return CheckResult(check.id, outcome.status, outcome.message, outcome.evidence, findings)
+    evidence = outcome.evidence
+    paths = [f.path for f in findings if f.path]
+    if paths and outcome.status is Status.FAIL:
+        evidence = {**evidence, **_owners(ctx, paths)}
+    return CheckResult(check.id, outcome.status, outcome.message, evidence, findings)
+
+
+def _owners(ctx: ScanContext, paths: list[str]) -> dict[str, object]:
+    """The packages owning a failure's files, where the target has a package database: helps
+    the reader, decides nothing (so a database that cannot be read is only a note)."""
+    try:
+        owners = owners_of(ctx, paths)
+        note = ctx.evidence(package_owners).note
+    except Exception as error:
+        return {"owners_note": f"package database not read: {type(error).__name__}: {error}"}
+    return {**({"owners": owners} if owners else {}), **({"owners_note": note} if note else {})}
 
 
 def select_checks(ids: Iterable[str] | None = None) -> list[Check]:

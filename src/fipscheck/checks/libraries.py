@@ -38,4 +38,6 @@ def banned_libraries(ctx: ScanContext) -> Outcome:
 def _ignored(ctx: ScanContext) -> dict[str, object]:
     """How many files the policy's ignore_paths left out, when it left out any."""
     ignored = ctx.evidence(inventory).ignored
-    return {"files_ignored_by_policy": ignored, "ignore_paths": list(ctx.policy.ignore_paths)} if ignored else {}
+    if not ignored:
+        return {}
+    return {"files_ignored_by_policy": ignored, "ignore_paths": list(ctx.policy.ignore_paths)}

@@ -97,8 +97,9 @@ def _runtime_modules(ctx: ScanContext, static: list[CryptoModule]) -> list[Crypt
                                   "the native checker's provider list"))
     wolf = report.get("wolfssl") or {}
     if wolf.get("fips_build"):
-        found.append(CryptoModule("wolfcrypt", "wolfCrypt FIPS", wolf.get("fips_version"), wolf.get("path"),
-                                  wolf.get("fips_status") == 0, True, "the native checker (wolfCrypt_GetStatus_fips)"))
+        found.append(CryptoModule("wolfcrypt", "wolfCrypt FIPS", wolf.get("fips_version"),
+                                  wolf.get("path"), wolf.get("fips_status") == 0, True,
+                                  "the native checker (wolfCrypt_GetStatus_fips)"))
     return found
 
 
@@ -117,8 +118,8 @@ def _certificate(module: CryptoModule) -> dict[str, Any]:
             "validated": cmvp.validated(row, datetime.date.today())}
 
 
-def _label(module: CryptoModule) -> str:
-    where = f" at {module.path}" if module.path else ""
+def _label(module: CryptoModule, *, path: bool = True) -> str:
+    where = f" at {module.path}" if module.path and path else ""
     return f"{module.name} {module.version or '(version unknown)'}{where}"
 
 
@@ -138,12 +139,12 @@ def modules_validated(ctx: ScanContext) -> Outcome:
     for module in fips:
         minimum = ctx.policy.minimum_versions.get(module.kind)
         if minimum and (module.version is None or _version_key(module.version) < _version_key(minimum)):
-            too_old.append(Finding(f"{_label(module)} is below the policy's minimum version {minimum}",
+            too_old.append(Finding(f"{_label(module, path=False)} is below the policy's minimum version {minimum}",
                                    module.path))
         if module.certificate and not module.certificate["validated"]:
             mode = "FIPS mode on" if module.fips_mode else (
                 "FIPS mode unknown" if module.fips_mode is None else "FIPS mode off")
-            unvalidated.append(Finding(f"{_label(module)}: {mode}, but {module.certificate['text']}",
+            unvalidated.append(Finding(f"{_label(module, path=False)}: {mode}, but {module.certificate['text']}",
                                        module.path))
     listed = "; ".join(f"{_label(m)}: {m.certificate['text']}" for m in fips if m.certificate)
     if too_old or (unvalidated and ctx.policy.unvalidated == "fail"):

@@ -33,8 +33,8 @@ def _modules(report: Report) -> list[dict[str, Any]]:
         if result.id == "libraries.banned":
             for library in result.evidence.get("found") or []:
                 key = ("banned", library.get("family"), None, library.get("path"))
-                found.setdefault(key, {"kind": f"banned:{library.get('family')}", "name": library.get("family"),
-                                       "version": None, "path": library.get("path"), "fips_mode": False,
+                found.setdefault(key, {"kind": f"banned:{library.get('family')}",
+                                       "name": library.get("family"), "version": None, "path": library.get("path"), "fips_mode": False,
                                        "certificate": None, "check": result.id,
                                        "found_by": library.get("reason")})
     return list(found.values())
@@ -74,7 +74,8 @@ def to_cyclonedx_document(report: Report) -> dict[str, Any]:
                      "component": {"type": "container" if target.get("kind") in ("image", "container")
                                    else "operating-system" if target.get("kind") == "host" else "file",
                                    "bom-ref": "target", "name": str(target.get("name")),
-                                   "properties": [{"name": "fipscheck:verdict", "value": report.verdict.value}]}},
+                                   "properties": [{"name": "fipscheck:verdict",
+                                                   "value": report.verdict.value}]}},
         "components": [_component(m) for m in _modules(report)],
     }
 

@@ -7,7 +7,7 @@ from ..model import Report, Status
 from .escape import markdown
 from .text import counts, target_line
 
-ICON = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "⚠️", Status.SKIP: "➖",
+ICON = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "⚠️", Status.SKIP: "⏭️",
         Status.WARN: "🟡", Status.WAIVED: "🟦"}
 FINDINGS_SHOWN = 10
 
