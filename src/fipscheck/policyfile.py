@@ -69,10 +69,9 @@ class _Reader:
         text = self.string(key, value)
         if absolute and not text.startswith("/"):
             raise self.fail(key, "an absolute path glob (starting with /)", value)
-        try:
-            glob_pattern(text)
-        except re.error as error:
-            raise self.fail(key, f"a valid glob ({error})", value) from None
+        problem = _glob_problem(text)
+        if problem:
+            raise self.fail(key, f"a valid glob ({problem})", value)
         return text
 
     def check_id(self, key: str, value: Any) -> str:
@@ -107,6 +106,23 @@ class _Reader:
             except ValueError:
                 pass
         raise self.fail(key, "a date (expires = 2027-01-31, or the string \"2027-01-31\")", value)
+
+
+def _glob_problem(glob: str) -> str | None:
+    """What fnmatch would silently get wrong: a NUL, an unclosed or reversed ``[...]`` class."""
+    if "\0" in glob:
+        return "a NUL byte"
+    for match in re.finditer(r"\[(!?)([^\]]*)(\]?)", glob):
+        if not match.group(3):
+            return f"an unclosed [ at {match.start()}"
+        for low, high in re.findall(r"(.)-(.)", match.group(2)):
+            if low > high:
+                return f"the reversed range {low}-{high}"
+    try:
+        glob_pattern(glob)
+    except re.error as error:
+        return str(error)
+    return None
 
 
 TOP_KEYS = ("preset", "description", "skip", "ignore_paths", "required_tools", "required_providers",

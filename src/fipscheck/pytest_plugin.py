@@ -219,28 +219,6 @@ class FipsSession:
             report.user_properties = []  # testcase properties are not valid in xunit2
 
 
-class JunitShaper:
-    """JUnit as fipscheck users expect it (renderers/junit.py says how), made by reshaping the
-    testcase pytest's junitxml plugin has just made for a check item."""
-
-    @pytest.hookimpl(trylast=True)  # after junitxml has made the testcase element
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
-        xml = _junit_xml(report)
-        if xml is None or "fips_status" not in props or report.when == "teardown":
-            return
-        if report.when == "setup" and not report.failed:
-            return
-        reporter = xml.node_reporter(report)
-        reporter.add_attribute("classname", classname(props["fips_target"]))
-        result = CheckResult(props["fips_check"], Status(props["fips_status"]),
-                             props.get("fips_message", ""), json.loads(props.get("fips_evidence", "{}")))
-        outcome = testcase_outcome(result)
-        if reporter.nodes and outcome.tag is not None:
-            node = reporter.nodes[-1]
-            node.set("message", outcome.message)
-            node.text = outcome.body or None
-
     def pytest_sessionfinish(self) -> None:
         with ExitStack() as closing:  # every target is closed even if one close fails
             for target in self._targets.values():
@@ -262,6 +240,32 @@ class JunitShaper:
                                       checks_run={r.id for r in results})
                 for warning in ledger.warnings(self.waivers_matched.get(label, Counter())):
                     terminalreporter.line(f"  warning: {warning}", yellow=True)
+
+
+class JunitShaper:
+    """JUnit as fipscheck users expect it (renderers/junit.py says how), made by reshaping the
+    testcase pytest's junitxml plugin has just made for a check item."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after junitxml has made the testcase element
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        xml = _junit_xml(self.config)
+        if xml is None or "fips_status" not in props or report.when == "teardown":
+            return
+        if report.when == "setup" and not report.failed:
+            return
+        reporter = xml.node_reporter(report)
+        reporter.add_attribute("classname", classname(props["fips_target"]))
+        result = CheckResult(props["fips_check"], Status(props["fips_status"]),
+                             props.get("fips_message", ""), json.loads(props.get("fips_evidence", "{}")))
+        outcome = testcase_outcome(result)
+        if reporter.nodes and outcome.tag is not None:
+            node = reporter.nodes[-1]
+            node.set("message", outcome.message)
+            node.text = outcome.body or None
 
 
 class FipsSuite(pytest.Collector):

@@ -54,7 +54,7 @@ def inventory(ctx: ScanContext) -> Inventory:
     policy = ctx.policy
     for entry in fs.walk():
         if policy.ignore_paths and policy.ignored(entry.path):
-            found.ignored += 1
+            found.ignored += not entry.is_dir
             continue
         if not entry.path.isprintable() and _undecodable(entry.path):
             found.undecodable.append(entry.path.encode("utf-8", "surrogateescape").decode(

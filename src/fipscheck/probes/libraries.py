@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..elf import ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
-from ..policy import BannedLibrary
+from ..policy import DEFAULT_BANNED, BannedLibrary
 from .gobuild import go_programs
 from .inventory import ElfSummary, inventory, read_elf
 from .linkage import is_libcrypto, libcrypto_copies
@@ -74,6 +74,9 @@ def _bundled(ctx: ScanContext, elf: ElfSummary, fips_tree: tuple[str, ...],
 def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
     fs = ctx.target.filesystem
     banned = ctx.policy.banned_libraries
+    # Families the policy un-banned (a preset's validated modules: GnuTLS on RHEL) are not
+    # judged by their content either: they carry their own crypto by design.
+    allowed = tuple(b for b in DEFAULT_BANNED if b.family not in {x.family for x in banned})
     files = ctx.evidence(inventory)
     copies = {c.path: c for c in ctx.evidence(libcrypto_copies)}
     # A libcrypto's provider and engine directories are part of its build (the padlock
@@ -90,6 +93,8 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
         copy = copies.get(elf.path) if is_libcrypto(elf) else None
         if family:
             found[elf.path] = BannedLibraryFound(elf.path, family.family, family.reason, soname)
+        elif _family(soname, allowed) or _family(elf.path.rsplit("/", 1)[-1], allowed):
+            continue
         elif copy is not None and not copy.is_fips:
             found[elf.path] = BannedLibraryFound(
                 elf.path, "libcrypto copy", "a libcrypto other than the FIPS provider's: its "
