@@ -146,7 +146,8 @@ def test_runtime_policy_keys_on_the_reference_image(image, tmp_path, no_leaks):
     assert results["openssl.fips-provider"].status is Status.FAIL
     assert "not active: wolfprov" in results["openssl.fips-provider"].message
     approved = results["algorithms.approved"]
-    assert approved.status is Status.PASS and approved.evidence["required_by_policy"] == ["SHA-256", "AES-256-GCM"]
+    assert approved.status is Status.PASS
+    assert approved.evidence["required_by_policy"] == ["SHA-256", "AES-256-GCM"]
     assert results["algorithms.non-approved"].message.startswith("MD5 were refused")
     modules = results["modules.validated"]
     assert modules.status is Status.FAIL
@@ -189,7 +190,8 @@ def test_waiver_states(tmp_path):
                                             f'reason = "legacy agent, ticket SEC-1"\nexpires = {future}'))
     result = partial.checks[0]
     assert result.status is Status.FAIL and "1 of 2 findings waived" in result.message
-    assert [f.waiver["reason"] if f.waiver else None for f in result.findings] == ["legacy agent, ticket SEC-1", None]
+    reasons = [f.waiver["reason"] if f.waiver else None for f in result.findings]
+    assert reasons == ["legacy agent, ticket SEC-1", None]
     assert partial.waivers[0]["state"] == "applied" and partial.waivers[0]["findings_waived"] == 1
 
     whole = scan_root(root, waiver_policy(tmp_path, 'check = "libraries.banned"\nreason = "accepted"\n'
@@ -199,11 +201,13 @@ def test_waiver_states(tmp_path):
 
     expired = scan_root(root, waiver_policy(tmp_path, 'check = "libraries.banned"\nreason = "old"\n'
                                             'expires = 2020-01-31'))
-    assert expired.checks[0].status is Status.FAIL and "expired on 2020-01-31 (old)" in expired.checks[0].message
+    assert expired.checks[0].status is Status.FAIL
+    assert "expired on 2020-01-31 (old)" in expired.checks[0].message
     assert expired.waivers[0]["state"] == "expired"
 
-    stale = scan_root(root, waiver_policy(tmp_path, 'check = "libraries.banned"\npath = "/srv/*"\nreason = "gone"',
-                                          'check = "libraries.banned"\nimage = "registry.example/*"\nreason = "x"'))
+    stale = scan_root(root, waiver_policy(
+        tmp_path, 'check = "libraries.banned"\npath = "/srv/*"\nreason = "gone"',
+        'check = "libraries.banned"\nimage = "registry.example/*"\nreason = "x"'))
     assert stale.checks[0].status is Status.FAIL
     assert [w["state"] for w in stale.waivers] == ["stale", "out of scope"]
     assert stale.warnings == (f"stale waiver: libraries.banned path /srv/* matched nothing on {root} (gone): "
@@ -217,7 +221,8 @@ def test_a_waived_check_is_xfail_in_pytest_and_a_stale_waiver_warns(pytester, tm
                            'check = "linkage.libcrypto"\nreason = "never matches"')
     del policy
     junit = pytester.path / "out.xml"
-    result = pytester.runpytest_subprocess(f"--fips-rootfs={root}", f"--fips-policy={tmp_path / 'policy.toml'}",
+    policy_file = tmp_path / "policy.toml"
+    result = pytester.runpytest_subprocess(f"--fips-rootfs={root}", f"--fips-policy={policy_file}",
                                            "-k", "banned or linkage", "-rxX", f"--junitxml={junit}")
     result.assert_outcomes(xfailed=1, skipped=1, deselected=len(list_checks()) - 2)
     result.stdout.fnmatch_lines(["*warning: stale waiver: linkage.libcrypto matched nothing*",
@@ -253,7 +258,8 @@ def test_cmvp_rows_on_the_reference_images(image, no_leaks):
     assert modules.status is Status.WARN  # ... but not a validated version
     provider = next(m for m in modules.evidence["modules"] if m["kind"] == "openssl-fips-provider")
     assert provider["name"] == "OpenSSL FIPS Provider" and provider["version"].startswith("3.5.")
-    assert provider["fips_mode"] is True and provider["certificate"]["text"] == "no certificate known for this version"
+    assert provider["fips_mode"] is True
+    assert provider["certificate"]["text"] == "no certificate known for this version"
     with ImageTarget(image("fipscheck/go-variants:latest")) as target:
         go = scan(target, None, ["modules.validated"]).checks[0]
     by_kind = {}

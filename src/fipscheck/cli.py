@@ -15,7 +15,7 @@ from .native import executable_path
 from .policyfile import resolve_policy
 from .renderers import FORMATS, render
 from .renderers.escape import json_text, visible
-from .runner import scan
+from .runner import scan, select_checks
 from .targets import open_target
 
 EXAMPLES = """examples:
@@ -120,6 +120,7 @@ def _scan(args: argparse.Namespace) -> int:
     try:
         outputs = _outputs(args.format, args.output)
         policy = resolve_policy(args.policy, required_tools=tuple(args.require_tool))
+        select_checks(args.check)  # an unknown check ID is refused before the target is opened
         with open_target(kind, getattr(args, kind)) as target:
             report = scan(target, policy, checks=args.check)
         for name, path in outputs:

@@ -138,14 +138,13 @@ def modules_validated(ctx: ScanContext) -> Outcome:
     too_old, unvalidated = [], []
     for module in fips:
         minimum = ctx.policy.minimum_versions.get(module.kind)
+        name = _label(module, path=False)
         if minimum and (module.version is None or _version_key(module.version) < _version_key(minimum)):
-            too_old.append(Finding(f"{_label(module, path=False)} is below the policy's minimum version {minimum}",
-                                   module.path))
+            too_old.append(Finding(f"{name} is below the policy's minimum version {minimum}", module.path))
         if module.certificate and not module.certificate["validated"]:
             mode = "FIPS mode on" if module.fips_mode else (
                 "FIPS mode unknown" if module.fips_mode is None else "FIPS mode off")
-            unvalidated.append(Finding(f"{_label(module, path=False)}: {mode}, but {module.certificate['text']}",
-                                       module.path))
+            unvalidated.append(Finding(f"{name}: {mode}, but {module.certificate['text']}", module.path))
     listed = "; ".join(f"{_label(m)}: {m.certificate['text']}" for m in fips if m.certificate)
     if too_old or (unvalidated and ctx.policy.unvalidated == "fail"):
         findings = too_old + (unvalidated if ctx.policy.unvalidated == "fail" else [])

@@ -34,7 +34,8 @@ def _modules(report: Report) -> list[dict[str, Any]]:
             for library in result.evidence.get("found") or []:
                 key = ("banned", library.get("family"), None, library.get("path"))
                 found.setdefault(key, {"kind": f"banned:{library.get('family')}",
-                                       "name": library.get("family"), "version": None, "path": library.get("path"), "fips_mode": False,
+                                       "name": library.get("family"), "version": None,
+                                       "path": library.get("path"), "fips_mode": False,
                                        "certificate": None, "check": result.id,
                                        "found_by": library.get("reason")})
     return list(found.values())

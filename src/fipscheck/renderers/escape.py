@@ -38,12 +38,13 @@ def visible(text: str) -> str:
     """One line of plain text with nothing hidden: control characters (newlines, ANSI escape
     sequences, DEL, C1), format characters (bidirectional overrides) and line separators as
     escapes, a backslash doubled so that an escape in the output is always ours."""
-    text = utf8_safe(text)
     if text.isprintable() and "\\" not in text:
         return text
     out = []
     for char in text:
-        if char == "\\":
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            out.append(_escaped_char(char))
+        elif char == "\\":
             out.append("\\\\")
         elif char == "\n":
             out.append("\\n")

@@ -51,17 +51,18 @@ def to_text(report: Report, verbose: bool = False) -> str:
     if report.policy.get("source"):
         preset = f", preset {report.policy['preset']}" if report.policy.get("preset") else ""
         lines.append(f"policy: {report.policy['source']}{preset}")
+    lines = [visible(line) for line in lines]
     for result in report.checks:
-        lines.append(result_line(result, width))
+        lines.append(visible(result_line(result, width)))
         if result.status in BAD or verbose:
-            lines += _details(result)
-        if verbose and result.evidence:
+            lines += [visible(line) for line in _details(result)]
+        if verbose and result.evidence:  # JSON text is ASCII without control characters
             lines += ["      " + line for line in json_text(result.evidence).splitlines()]
-    lines += [f"warning: {w}" for w in report.warnings]
-    lines += [f"waiver {w['state']}: {w['check']}" + (f" {w['path']}" if w["path"] else "")
-              + f" ({w['reason']})" for w in report.waivers if w["state"] != "applied" or verbose]
-    lines.append(f"verdict: {report.verdict.value.upper()} ({counts(report)})")
-    return "\n".join(visible(line) for line in lines)
+    tail = [f"warning: {w}" for w in report.warnings]
+    tail += [f"waiver {w['state']}: {w['check']}" + (f" {w['path']}" if w["path"] else "")
+             + f" ({w['reason']})" for w in report.waivers if w["state"] != "applied" or verbose]
+    tail.append(f"verdict: {report.verdict.value.upper()} ({counts(report)})")
+    return "\n".join(lines + [visible(line) for line in tail])
 
 
 def evidence_text(result: CheckResult) -> str:
