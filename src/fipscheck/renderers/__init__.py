@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from ..model import Report
@@ -16,24 +17,18 @@ def to_json(report: Report) -> str:
     return json_text(report.to_dict())
 
 
+# Imported when first used: SARIF, for one, loads the check table.
+LAZY = {"junit": "to_junit", "sarif": "to_sarif", "cyclonedx": "to_cyclonedx", "markdown": "to_markdown"}
+
+
 def renderer(name: str) -> Callable[[Report], str]:
-    """The renderer of a format (imported when first used: SARIF loads the check table)."""
+    """The renderer of a format: a function from a Report to the text of the report."""
     if name == "text":
         return to_text
     if name == "json":
         return to_json
-    if name == "junit":
-        from .junit import to_junit
-        return to_junit
-    if name == "sarif":
-        from .sarif import to_sarif
-        return to_sarif
-    if name == "cyclonedx":
-        from .cyclonedx import to_cyclonedx
-        return to_cyclonedx
-    if name == "markdown":
-        from .markdown import to_markdown
-        return to_markdown
+    if name in LAZY:
+        return getattr(importlib.import_module(f".{name}", __name__), LAZY[name])
     raise ValueError(f"unknown format {name!r}; choose from {', '.join(FORMATS)}")
 
 
