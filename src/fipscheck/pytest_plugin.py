@@ -219,7 +219,6 @@ class FipsSession:
         if ours and report.when == "teardown" and xml is not None and xml.family == "xunit2":
             report.user_properties = []  # testcase properties are not valid in xunit2
 
-
     def pytest_sessionfinish(self) -> None:
         with ExitStack() as closing:  # every target is closed even if one close fails
             for target in self._targets.values():
