@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from . import __version__, progress, workdir
 from .deadline import Deadline, ScanTimeout
@@ -15,13 +16,24 @@ from .errors import FipscheckError, NotCompliantError
 from .fs import GLOB_HELP
 from .inprocess import require, status
 from .interrupts import exit_code, signal_name, sigterm_as_interrupt
-from .model import CheckResult, Report, Status
+from .model import FAIL_ON, CheckResult, Report, Status
 from .native import executable_path
-from .policy import Policy
-from .render import to_json, to_text
-from .runner import scan_results, select_checks
+from .policyfile import resolve_policy
+from .renderers import FORMATS, render
+from .renderers.escape import json_text, visible
+from .runner import report_of, scan_results, select_checks, waiver_ledger
 from .targets import SourceOptions, Target, open_target
 from .targets.sources import PULL_POLICIES
+
+if TYPE_CHECKING:
+    from .policy import Policy
+    from .waivers import WaiverLedger
+
+EXAMPLES = """examples:
+  fipscheck scan registry.example/app:1.2
+  fipscheck scan app:1.2 --policy fips-policy.toml --format junit=fips.xml --format sarif=fips.sarif
+  fipscheck scan --rootfs ./root --format json --output report.json --fail-on never
+exit codes: 0 compliant, 1 not compliant, 2 could not check (see --fail-on)"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fipscheck {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     scan_cmd = commands.add_parser("scan", help="check an image, a container, a host or a root "
-                                   "filesystem")
+                                   "filesystem", epilog=EXAMPLES,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     where = scan_cmd.add_mutually_exclusive_group(required=True)
     where.add_argument("image", nargs="?", metavar="SOURCE", help=(
         "an image: NAME or docker:NAME (the Docker engine's), registry:REF (pulled without a "
@@ -42,7 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_source_options(scan_cmd)
     scan_cmd.add_argument("--require-tool", action="append", default=[], metavar="COMMAND",
                           help="a command that must be on the target's PATH (repeatable)")
-    scan_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    scan_cmd.add_argument("--format", action="append", metavar="FORMAT[=FILE]",
+                          help=f"{'|'.join(FORMATS)}, to standard output or, with =FILE, to a file "
+                          "(repeatable: one scan, several reports); default text")
+    scan_cmd.add_argument("--output", metavar="FILE", help="write the (one) --format given without "
+                          "=FILE to FILE instead of standard output")
+    scan_cmd.add_argument("--policy", metavar="FILE", help="a TOML policy file (default: "
+                          "[tool.fipscheck] of the nearest pyproject.toml, if any)")
+    scan_cmd.add_argument("--fail-on", choices=FAIL_ON, default="fail",
+                          help="what makes the exit code non-zero: fail (failures and errors, the "
+                          "default), warn (warnings too), error (only could-not-check), never")
     scan_cmd.add_argument("--check", action="append", metavar="ID",
                           help="run only this check (repeatable)")
     _add_scope_options(scan_cmd)
@@ -54,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("cleanup", help="remove what runs killed outright left behind "
                                   "(their directories and containers; never a running one's)")
     cleanup.add_argument("--format", choices=("text", "json"), default="text")
+    commands.add_parser("checks", help="list the check IDs, one line each")
     return parser
 
 
@@ -73,7 +96,6 @@ def _add_source_options(scan_cmd: argparse.ArgumentParser) -> None:
                          help="environment of a dir: source (repeatable; overrides --config)")
 
 
-
 def _add_scope_options(scan_cmd: argparse.ArgumentParser) -> None:
     scan_cmd.add_argument("--skip-dir", action="append", default=[], metavar="GLOB",
                           help=f"do not walk directories matching GLOB ({GLOB_HELP}; repeatable)")
@@ -87,12 +109,13 @@ def _add_scope_options(scan_cmd: argparse.ArgumentParser) -> None:
     noise = scan_cmd.add_mutually_exclusive_group()
     noise.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     noise.add_argument("-v", "--verbose", action="store_true",
-                       help="a line per phase on stderr (time, files, bytes), terminal or not")
+                       help="a line per phase on stderr (time, files, bytes), terminal or not; "
+                       "text reports: every check's evidence, not only the failures'")
 
 
 def _add_process_commands(commands) -> None:
     status_cmd = commands.add_parser("status", help="check this Python process (as fipscheck.status())")
-    status_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    status_cmd.add_argument("--format", choices=FORMATS, default="text")
     preflight = commands.add_parser(
         "preflight", help="check this Python, then exec CMD; exit 1 instead if not compliant")
     preflight.add_argument("--warn-only", action="store_true",
@@ -106,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "status":
         report = status()
-        print(to_json(report) if args.format == "json" else to_text(report))
+        _emit(render(report, args.format), args.format)
         return report.exit_code
+    if args.command == "checks":
+        return _list_checks()
     if args.command == "preflight":
         return _preflight(args.argv, args.check, args.warn_only)
     if args.command == "native-path":
@@ -136,10 +161,12 @@ def _scan_reporting(args: argparse.Namespace) -> int:
     code."""
     kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
     name = getattr(args, kind)
+    json_out = any(spec.partition("=")[::2] == ("json", "") for spec in args.format or [])
     try:
         selected = [c.id for c in select_checks(args.check)]
-        policy = Policy(required_tools=tuple(args.require_tool), skip_dirs=tuple(args.skip_dir),
-                        skip_files=tuple(args.skip_file))
+        outputs = _outputs(args.format, args.output)
+        policy = resolve_policy(args.policy, required_tools=tuple(args.require_tool),
+                                skip_dirs=tuple(args.skip_dir), skip_files=tuple(args.skip_file))
         host_options = {"all_filesystems": True} if args.all_filesystems else {}
         if host_options and kind != "host":
             raise ValueError("--all-filesystems is for --host local://")
@@ -150,16 +177,17 @@ def _scan_reporting(args: argparse.Namespace) -> int:
             progress.phase(f"opening {name}")
             target = open_target(kind, name, options, **host_options)
     except ScanTimeout as error:
-        return _error(f"{error} while opening {name}")
-    except (FipscheckError, ValueError) as error:
-        return _error(str(error))
+        return _error(f"{error} while opening {name}", json_out)
+    except (FipscheckError, ValueError, OSError) as error:
+        return _error(str(error), json_out)
     except KeyboardInterrupt as interrupt:
-        return _interrupted(interrupt)
+        return _interrupted(interrupt, json_out)
     results: list[CheckResult] = []
     stopped: KeyboardInterrupt | None = None
     cleanup_error: FipscheckError | None = None
+    ledger = waiver_ledger(target, policy)
     try:
-        results.extend(scan_results(target, policy, selected, deadline))
+        results.extend(scan_results(target, policy, selected, deadline, ledger))
     except KeyboardInterrupt as interrupt:
         stopped = interrupt
     finally:
@@ -169,34 +197,60 @@ def _scan_reporting(args: argparse.Namespace) -> int:
             cleanup_error = error
         except KeyboardInterrupt as interrupt:
             stopped = stopped or interrupt
-    report = _report(target, selected, results, stopped)
-    print(to_json(report) if args.format == "json" else to_text(report), flush=True)
+    report = _report(target, policy, selected, results, stopped, ledger)
+    try:
+        _write(report, outputs, args.verbose)
+    except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell it
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so that the exit flush is silent
+        return 2
+    except OSError as error:
+        return _error(f"cannot write the report: {error}", False)
     if stopped is not None:
-        return _interrupted(stopped)
+        return _interrupted(stopped, False)
     if cleanup_error is not None:
         return _error(f"{cleanup_error} (what is left is removed by the next run or "
-                      "`fipscheck cleanup`)")
+                      "`fipscheck cleanup`)", False)
     if any(r.evidence.get("exception") == "EngineError" for r in results):
-        return _error("the Docker engine failed during the scan: the report is incomplete")
-    return report.exit_code
+        return _error("the Docker engine failed during the scan: the report is incomplete", False)
+    return report.exit_code_for(args.fail_on)
 
 
-def _report(target: Target, selected: list[str], results: list[CheckResult],
-            stopped: KeyboardInterrupt | None) -> Report:
+def _report(target: Target, policy: Policy, selected: list[str], results: list[CheckResult],
+            stopped: KeyboardInterrupt | None, ledger: WaiverLedger) -> Report:
     """The results so far; checks that never ran are errors, so no verdict passes them."""
     done = {r.id for r in results}
     reason = f"not run: the scan was interrupted ({signal_name(stopped)})" if stopped else "not run"
-    missing = tuple(CheckResult(i, Status.ERROR, reason) for i in selected if i not in done)
-    return Report(target.describe(), (*results, *missing))
+    missing = [CheckResult(i, Status.ERROR, reason) for i in selected if i not in done]
+    return report_of(target, policy, [*results, *missing], ledger)
 
 
-def _error(message: str) -> int:
-    print(f"fipscheck: error: {message}", file=sys.stderr)
+def _write(report: Report, outputs: list[tuple[str, str | None]], verbose: bool) -> None:
+    """Every report asked for, to standard output or its file."""
+    for name, path in outputs:
+        text = render(report, name, verbose=verbose)
+        if path is None:
+            _emit(text, name)
+            sys.stdout.flush()
+        else:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+
+
+def _error(message: str, as_json: bool) -> int:
+    """An error on stderr (exit 2); with --format json on standard output, as a JSON document
+    there too, so that a consumer parsing the output gets JSON whatever happened."""
+    print(f"fipscheck: error: {visible(message)}", file=sys.stderr)
+    if as_json:
+        print(json_text({"schema_version": 1, "tool": {"name": "fipscheck", "version": __version__},
+                         "verdict": "error", "error": message}))
     return 2
 
 
-def _interrupted(interrupt: KeyboardInterrupt) -> int:
+def _interrupted(interrupt: KeyboardInterrupt, as_json: bool) -> int:
     print(f"fipscheck: interrupted ({signal_name(interrupt)})", file=sys.stderr)
+    if as_json:
+        print(json_text({"schema_version": 1, "tool": {"name": "fipscheck", "version": __version__},
+                         "verdict": "error", "error": f"interrupted ({signal_name(interrupt)})"}))
     return exit_code(interrupt)
 
 
@@ -215,7 +269,7 @@ def _cleanup(output: str) -> int:
     try:
         reaped = workdir.reap(remover)
     except KeyboardInterrupt as interrupt:
-        return _interrupted(interrupt)
+        return _interrupted(interrupt, False)
     if output == "json":
         print(json.dumps({**reaped.to_dict(), "engine": engine_problem or "reachable"}, indent=2))
     else:
@@ -224,6 +278,45 @@ def _cleanup(output: str) -> int:
         for directory, why in reaped.kept.items():
             print(f"  kept {directory}: {why}")
     return 2 if reaped.kept else 0
+
+
+def _outputs(formats: list[str] | None, output: str | None) -> list[tuple[str, str | None]]:
+    """(format, file or None for standard output) pairs from --format F[=FILE] and --output."""
+    pairs = []
+    for spec in formats or ["text"]:
+        name, equals, path = spec.partition("=")
+        if name not in FORMATS:
+            raise ValueError(f"unknown format {name!r} in --format {spec}; choose from {', '.join(FORMATS)}")
+        if equals and not path:
+            raise ValueError(f"--format {spec}: a file name is missing after =")
+        pairs.append((name, path or None))
+    to_stdout = [i for i, (_, path) in enumerate(pairs) if path is None]
+    if output is not None:
+        if len(to_stdout) != 1:
+            raise ValueError("--output names the file of one --format given without =FILE")
+        pairs[to_stdout[0]] = (pairs[to_stdout[0]][0], output)
+    elif len(to_stdout) > 1:
+        raise ValueError("only one --format can go to standard output: give the others =FILE")
+    return pairs
+
+
+def _emit(text: str, name: str) -> None:
+    """Print to standard output whatever its encoding: a character it cannot show becomes an
+    escape (XML character references for JUnit) instead of losing the report."""
+    encoding = sys.stdout.encoding or "utf-8"
+    errors = "xmlcharrefreplace" if name == "junit" else "backslashreplace"
+    print(text.encode(encoding, errors).decode(encoding))
+
+
+def _list_checks() -> int:
+    from .checks import all_checks
+
+    checks = all_checks()
+    width = max(len(c.id) for c in checks) + 2
+    for check in checks:
+        runs = " (runs inside the target)" if check.needs_runtime else ""
+        print(f"{check.id:{width}}{check.title}{runs}")
+    return 0
 
 
 def _preflight(argv: list[str], checks: list[str] | None, warn_only: bool) -> int:

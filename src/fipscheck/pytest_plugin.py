@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +27,15 @@ from .interrupts import cleanup_shielded, sigterm_as_interrupt
 from .model import CheckResult, Report, Status
 from .native import options_to_argv
 from .policy import Policy
+from .policyfile import PolicyError, resolve_policy
 from .probes.native import install_checker
 from .probes.platform import runtime_platform
-from .render import evidence_text
+from .renderers.junit import classname, testcase_outcome
+from .renderers.text import counts, evidence_text
 from .runner import ScanContext, run_check, select_checks
 from .targets import KINDS, SourceOptions, Target, open_target
 from .targets.sources import FILE_SCHEMES, PULL_POLICIES, parse_source
+from .waivers import WaiverLedger
 
 TARGET_HELP = {
     "image": ("SOURCE", "an image: NAME or docker:NAME (the engine's), registry:REF, "
@@ -90,6 +95,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("fips_timeout", default="", help="as --fips-timeout")
     group.addoption("--fips-all-filesystems", action="store_true", default=False,
                     help="--fips-host=local://: walk every mounted filesystem, not only the root's")
+    group.addoption("--fips-policy", metavar="FILE", help="a fipscheck policy file (TOML); default: "
+                    "the fips_policy ini option, else [tool.fipscheck] of the nearest pyproject.toml")
+    parser.addini("fips_policy", default="", help="a fipscheck policy file (relative to the ini file)")
+
+
+class FipsWarning(UserWarning):
+    """A check passed with a caveat the policy does not fail on, or a waiver is stale."""
+
+
+def policy_of(config: pytest.Config, tools: list[str], skip_dirs: tuple[str, ...] = (),
+              skip_files: tuple[str, ...] = ()) -> Policy:
+    """--fips-policy, else the ini's fips_policy (relative to the ini file), else pyproject's
+    [tool.fipscheck]; a policy that cannot be used stops the run as a usage error."""
+    path = config.getoption("fips_policy")
+    if not path and config.getini("fips_policy"):
+        base = config.inipath.parent if config.inipath else config.rootpath
+        path = str(base / config.getini("fips_policy"))
+    try:
+        return resolve_policy(path or None, required_tools=tuple(tools), skip_dirs=skip_dirs,
+                              skip_files=skip_files, start=config.rootpath)
+    except PolicyError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def target_specs(config: pytest.Config) -> list[TargetSpec]:
@@ -126,9 +153,9 @@ def pytest_configure(config: pytest.Config) -> None:
     def option(name: str) -> list[str]:  # the command line's, else the ini file's
         return config.getoption(name) or config.getini(name)
 
-    policy = Policy(required_tools=tuple(option("fips_require_tool")),
-                    skip_dirs=tuple(option("fips_skip_dir")),
-                    skip_files=tuple(option("fips_skip_file")))
+    specs = target_specs(config)
+    policy = policy_of(config, option("fips_require_tool"), tuple(option("fips_skip_dir")),
+                       tuple(option("fips_skip_file"))) if specs else Policy()
     timeout = config.getoption("fips_timeout") or float(config.getini("fips_timeout") or 0) or None
     try:
         options = SourceOptions.from_arguments(
@@ -137,9 +164,11 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("fips_env"))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
-    session = FipsSession(target_specs(config), policy, options, timeout,
+    session = FipsSession(specs, policy, options, timeout,
                           all_filesystems=config.getoption("fips_all_filesystems"))
     config.pluginmanager.register(session, SESSION)
+    session.config = config
+    config.pluginmanager.register(JunitShaper(config), f"{SESSION}-junit")
     if session.specs:
         sigterm_as_interrupt()
 
@@ -154,12 +183,16 @@ class FipsSession:
         self.options = options or SourceOptions()
         self.timeout = timeout  # per target: opening it and all its checks
         self.all_filesystems = all_filesystems
+        self.config: pytest.Config | None = None
         self._targets: dict[TargetSpec, Target] = {}
         self._contexts: dict[TargetSpec, ScanContext] = {}
         self._open_errors: dict[TargetSpec, FipscheckError] = {}
         self._results: dict[TargetSpec, dict[str, CheckResult]] = {}
+        self._ledgers = {spec: WaiverLedger(policy.waivers, spec.name) for spec in specs}
         self.verdicts: dict[str, list[CheckResult]] = {}  # per target label, from test reports
         self.cleanup_error = ""
+        self.waivers_matched: dict[str, Counter[int]] = {}  # per label: waiver index -> findings
+        self.waivers_expired: dict[str, set[int]] = {}  # per label: expired waivers that matched
 
     def target(self, spec: TargetSpec) -> Target:
         return self.context(spec).target
@@ -191,11 +224,19 @@ class FipsSession:
         done = self._results.setdefault(spec, {})
         if check.id not in done:
             try:
-                done[check.id] = run_check(self.context(spec), check)
+                result = run_check(self.context(spec), check)
             except FipscheckError as error:
-                done[check.id] = CheckResult(check.id, Status.ERROR, str(error),
-                                             {"target": spec.label})
+                result = CheckResult(check.id, Status.ERROR, str(error), {"target": spec.label})
+            done[check.id] = self._ledgers[spec].apply(result)
         return done[check.id]
+
+    def waiver_indexes(self, spec: TargetSpec, result: CheckResult) -> dict[str, list[int]]:
+        """Which of the policy's waivers covered the result's findings, and which expired ones."""
+        ledger = self._ledgers[spec]
+        given = [w.to_dict() for w in self.policy.waivers]
+        applied = [given.index(f.waiver) for f in result.findings if f.waiver in given]
+        expired = sorted(i for i in ledger.expired_hits if self.policy.waivers[i].check == result.id)
+        return {"applied": applied, "expired": expired}
 
     def report(self, spec: TargetSpec) -> Report:
         results = tuple(self.result(spec, check) for check in select_checks())
@@ -203,7 +244,9 @@ class FipsSession:
             target = self.target(spec).describe()
         except FipscheckError as error:
             target = {"kind": spec.kind, "name": spec.name, "error": str(error)}
-        return Report(target, results)
+        ledger = self._ledgers[spec]
+        return Report(target, results, policy=self.policy.to_dict(), waivers=tuple(ledger.states()),
+                      warnings=tuple(ledger.warnings()))
 
     @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection sees the items
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
@@ -243,15 +286,23 @@ class FipsSession:
             report.longrepr = (item.nodeid, None, str(call.excinfo.value))
         return report
 
+    @pytest.hookimpl(tryfirst=True)  # before pytest's junitxml writes the properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Collects verdicts from the reports, so that under xdist the controller, which
-        runs no check itself, can summarise the workers' results."""
+        """Collects verdicts and waiver matches from the reports, so that under xdist the
+        controller, which runs no check itself, can summarise the workers' results."""
         props = dict(report.user_properties)
-        if report.when == "call" and "fips_status" in props:
-            check = _checks_by_id()[props["fips_check"]]
+        if "fips_status" in props and (report.when == "call" or (report.when == "setup" and report.failed)):
+            check = _checks_by_id().get(props["fips_check"])
             self.verdicts.setdefault(props["fips_target"], []).append(CheckResult(
-                check.id, Status(props["fips_status"]), props.get("fips_message", ""),
-                affirmative=check.affirmative))
+                props["fips_check"], Status(props["fips_status"]), props.get("fips_message", ""),
+                affirmative=check.affirmative if check is not None else True))
+            label, waivers = props["fips_target"], json.loads(props.get("fips_waivers", "{}"))
+            self.waivers_matched.setdefault(label, Counter()).update(waivers.get("applied", []))
+            self.waivers_expired.setdefault(label, set()).update(waivers.get("expired", []))
+        xml = _junit_xml(self.config)
+        ours = "fips_status" in props
+        if ours and report.when == "teardown" and xml is not None and xml.family == "xunit2":
+            report.user_properties = []  # testcase properties are not valid in xunit2
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Close every target, to the end even through Ctrl-C; a close that fails (the engine
@@ -279,17 +330,49 @@ class FipsSession:
         if not self.verdicts:
             return
         terminalreporter.section("fipscheck verdicts")
+        specs = {spec.label: spec for spec in self.specs}
         for label, results in self.verdicts.items():
-            report = Report({}, tuple(results))
-            counts = ", ".join(f"{sum(r.status is s for r in results)} {s.value}" for s in Status)
-            terminalreporter.line(f"{label}: {report.verdict.value.upper()} ({counts})")
-            if report.nothing_verified:
-                terminalreporter.line(f"  {report.nothing_verified}")
+            summary = Report({}, tuple(results))
+            terminalreporter.line(f"{label}: {summary.verdict.value.upper()} ({counts(summary)})")
+            if summary.nothing_verified:
+                terminalreporter.line(f"  {summary.nothing_verified}")
+            if label in specs:
+                ledger = WaiverLedger(self.policy.waivers, specs[label].name,
+                                      expired_hits=self.waivers_expired.get(label, set()),
+                                      checks_run={r.id for r in results})
+                for warning in ledger.warnings(self.waivers_matched.get(label, Counter())):
+                    terminalreporter.line(f"  warning: {warning}", yellow=True)
 
 
 @functools.cache
 def _checks_by_id() -> dict[str, Check]:
     return {c.id: c for c in select_checks()}
+
+
+class JunitShaper:
+    """JUnit as fipscheck users expect it (renderers/junit.py says how), made by reshaping the
+    testcase pytest's junitxml plugin has just made for a check item."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after junitxml has made the testcase element
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        xml = _junit_xml(self.config)
+        if xml is None or "fips_status" not in props or report.when == "teardown":
+            return
+        if report.when == "setup" and not report.failed:
+            return
+        reporter = xml.node_reporter(report)
+        reporter.add_attribute("classname", classname(props["fips_target"]))
+        result = CheckResult(props["fips_check"], Status(props["fips_status"]),
+                             props.get("fips_message", ""), json.loads(props.get("fips_evidence", "{}")))
+        outcome = testcase_outcome(result)
+        if reporter.nodes and outcome.tag is not None:
+            node = reporter.nodes[-1]
+            node.set("message", outcome.message)
+            node.text = outcome.body or None
 
 
 class FipsSuite(pytest.Collector):
@@ -320,14 +403,26 @@ class FipsCheckItem(pytest.Item):
         self.user_properties.append(("fips_check", check.id))
         self.user_properties.append(("fips_target", spec.label))
 
-    def runtest(self) -> None:
+    def setup(self) -> None:
+        """The check runs here: a check that could not gather its evidence is an error of the
+        item (JUnit ``<error>``, pytest's E), not a failure of it."""
         result = self.fips.result(self.spec, self.check)
         self.user_properties.append(("fips_status", result.status.value))
         self.user_properties.append(("fips_message", result.message))
         self.user_properties.append(("fips_evidence", json.dumps(result.evidence, default=str)))
+        self.user_properties.append(("fips_waivers", json.dumps(self.fips.waiver_indexes(self.spec, result))))
+        if result.status is Status.ERROR:
+            pytest.fail(evidence_text(result), pytrace=False)
+
+    def runtest(self) -> None:
+        result = self.fips.result(self.spec, self.check)
         if result.status is Status.SKIP:
             pytest.skip(result.message)
-        if result.status is not Status.PASS:
+        if result.status is Status.WAIVED:
+            pytest.xfail(result.message)
+        if result.status is Status.WARN:
+            warnings.warn(FipsWarning(f"{self.check.id}: {result.message}"), stacklevel=1)
+        if result.status is Status.FAIL:
             raise FipsCheckFailed(result)
 
     def repr_failure(self, excinfo, style=None):
@@ -337,6 +432,14 @@ class FipsCheckItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"{self.spec.label}::{self.check.id}"
+
+
+def _junit_xml(config: pytest.Config | None):
+    """pytest's junitxml writer when --junitxml is on (its stash key is what pytest's own
+    record_xml_attribute uses), else None."""
+    from _pytest.junitxml import xml_key
+
+    return config.stash.get(xml_key, None) if config is not None else None
 
 
 def _session(request: pytest.FixtureRequest) -> FipsSession:

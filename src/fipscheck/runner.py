@@ -14,9 +14,11 @@ from . import progress
 from .checks import Check, Outcome, all_checks, checks_named
 from .deadline import Deadline, ScanTimeout
 from .errors import NotApplicableError, describe, file_being_read
-from .model import CheckResult, Report, Status
+from .model import CheckResult, Finding, Report, Status
 from .policy import Policy
+from .probes.packages import owners_of, package_owners
 from .targets import Target
+from .waivers import WaiverLedger
 
 T = TypeVar("T")
 
@@ -52,11 +54,15 @@ class ScanContext:
 
 
 def run_check(ctx: ScanContext, check: Check) -> CheckResult:
+    """One check's result on the context's target (waivers not yet applied)."""
     result = _run(ctx, check)
     return result if check.affirmative else replace(result, affirmative=False)
 
 
 def _run(ctx: ScanContext, check: Check) -> CheckResult:
+    if check.id in ctx.policy.skip:
+        return CheckResult(check.id, Status.SKIP, f"skipped by the policy "
+                           f"({ctx.policy.origin('skip')}): {ctx.policy.skip[check.id]}")
     if check.needs_runtime and not ctx.target.can_run:
         return CheckResult(check.id, Status.SKIP,
                            f"needs to run inside the target; {ctx.target.cannot_run_reason}")
@@ -84,7 +90,25 @@ def _run(ctx: ScanContext, check: Check) -> CheckResult:
                             "where": traceback.extract_tb(error.__traceback__)[-1].name})
     if not isinstance(outcome, Outcome):
         return CheckResult(check.id, Status.ERROR, f"check returned {outcome!r}, not an Outcome")
-    return CheckResult(check.id, outcome.status, outcome.message, outcome.evidence)
+    findings = outcome.findings
+    if not findings and outcome.status in (Status.FAIL, Status.WARN):
+        findings = (Finding(outcome.message),)  # the whole check is one finding
+    evidence = outcome.evidence
+    paths = [f.path for f in findings if f.path]
+    if paths and outcome.status is Status.FAIL:
+        evidence = {**evidence, **_owners(ctx, paths)}
+    return CheckResult(check.id, outcome.status, outcome.message, evidence, findings)
+
+
+def _owners(ctx: ScanContext, paths: list[str]) -> dict[str, object]:
+    """The packages owning a failure's files, where the target has a package database: helps
+    the reader, decides nothing (so a database that cannot be read is only a note)."""
+    try:
+        owners = owners_of(ctx, paths)
+        note = ctx.evidence(package_owners).note
+    except Exception as error:
+        return {"owners_note": f"package database not read: {type(error).__name__}: {error}"}
+    return {**({"owners": owners} if owners else {}), **({"owners_note": note} if note else {})}
 
 
 def select_checks(ids: Iterable[str] | None = None) -> list[Check]:
@@ -135,16 +159,33 @@ def _files_read(target: Target) -> bool:
 
 
 def scan_results(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None,
-                 deadline: Deadline | None = None) -> Iterator[CheckResult]:
-    """The checks' results one by one (a front end interrupted midway keeps those done)."""
+                 deadline: Deadline | None = None,
+                 ledger: WaiverLedger | None = None) -> Iterator[CheckResult]:
+    """The checks' results one by one (a front end interrupted midway keeps those done),
+    with the ledger's waivers applied to each."""
     ctx = ScanContext(target, policy, deadline)
-    yield from run_checks(ctx, select_checks(checks))
+    for result in run_checks(ctx, select_checks(checks)):
+        yield ledger.apply(result) if ledger is not None else result
     progress.finished()
+
+
+def waiver_ledger(target: Target, policy: Policy | None) -> WaiverLedger:
+    """The ledger of the policy's waivers for one scan of ``target``."""
+    return WaiverLedger((policy or Policy()).waivers, target.name)
+
+
+def report_of(target: Target, policy: Policy | None, results: Iterable[CheckResult],
+              ledger: WaiverLedger) -> Report:
+    """The report of a scan: the results, the policy, each waiver's state, the warnings.
+    The target is described after the checks: what they read shows."""
+    return Report(target.describe(), tuple(results), policy=(policy or Policy()).to_dict(),
+                  waivers=tuple(ledger.states()), warnings=tuple(ledger.warnings()))
 
 
 def scan(target: Target, policy: Policy | None = None, checks: Iterable[str] | None = None,
          deadline: Deadline | None = None) -> Report:
-    """Run the checks (all by default) on the target, each within what is left of the
-    deadline (``--timeout``), if one is given."""
-    results = tuple(scan_results(target, policy, checks, deadline))
-    return Report(target.describe(), results)  # described after the checks: what they read shows
+    """Every selected check (all by default) on the target, each within what is left of the
+    deadline (``--timeout``), if one is given, the policy's waivers applied."""
+    ledger = waiver_ledger(target, policy)
+    results = tuple(scan_results(target, policy, checks, deadline, ledger))
+    return report_of(target, policy, results, ledger)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..model import Status
+from ..model import Finding, Status
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -24,14 +24,17 @@ class Outcome:
     status: Status
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()  # what failed, one per file where there is one
 
 
 def passed(message: str, **evidence: Any) -> Outcome:
     return Outcome(Status.PASS, message, evidence)
 
 
-def failed(message: str, **evidence: Any) -> Outcome:
-    return Outcome(Status.FAIL, message, evidence)
+def failed(message: str, *, findings: Iterable[Finding] = (), **evidence: Any) -> Outcome:
+    """A failure; ``findings`` name each failing file, so that waivers and SARIF can address
+    them one by one (without them the whole check is one finding)."""
+    return Outcome(Status.FAIL, message, evidence, tuple(findings))
 
 
 def errored(message: str, **evidence: Any) -> Outcome:
@@ -82,6 +85,7 @@ INDEX = {
     "kernel.fips": "kernel",
     "libraries.banned": "libraries",
     "linkage.libcrypto": "linkage",
+    "modules.validated": "modules",
     "node.fips": "node",
     "nss.fips": "nss",
     "openssl.config": "openssl_config",
@@ -114,5 +118,22 @@ def checks_named(ids: Iterable[str]) -> list[Check]:
         all_checks()
     unknown = wanted - _REGISTRY.keys()
     if unknown:
-        raise ValueError(f"unknown check ID(s): {', '.join(sorted(unknown))}")
+        raise ValueError(unknown_ids_message(unknown))
     return sorted((_REGISTRY[i] for i in wanted), key=lambda c: c.id)
+
+
+def closest_ids(wrong: str, known: Iterable[str] | None = None) -> list[str]:
+    """Check IDs that look like ``wrong`` (a typo's likely meaning), best first."""
+    import difflib  # here: only a wrong ID needs it (fipscheck.status() imports less)
+
+    ids = list(known) if known is not None else [c.id for c in all_checks()]
+    return difflib.get_close_matches(wrong, ids, n=3, cutoff=0.5)
+
+
+def unknown_ids_message(unknown: Iterable[str], known: Iterable[str] | None = None) -> str:
+    """``unknown check ID(s): x (did you mean y?)``, for the CLI, the plugin and the policy."""
+    parts = []
+    for wrong in sorted(unknown):
+        close = closest_ids(wrong, known)
+        parts.append(f"{wrong} (did you mean {' or '.join(close)}?)" if close else wrong)
+    return f"unknown check ID(s): {', '.join(parts)}; `fipscheck checks` lists them"

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..model import Finding
 from ..probes.gobackend import DlopenedLibcrypto, dlopened_libcrypto
 from ..probes.gobuild import GoBinary, go_binaries
 from ..probes.inventory import inventory
@@ -195,7 +196,8 @@ def go_fips_toolchain(ctx: ScanContext) -> Outcome:
                   **{u: "unreadable" for u in files.unreadable}}
     if bad:
         return failed(f"{len(bad)} of {len(found.binaries)} Go binaries use non-FIPS crypto: "
-                      + ", ".join(bad), binaries=evidence, unreadable=unreadable)
+                      + ", ".join(bad), binaries=evidence, unreadable=unreadable,
+                      findings=[Finding(v.reason, b.path) for b, v in verdicts if v.ok is False])
     if unreadable:
         return errored(f"{len(unreadable)} files could not be read as ELF or Go build info, so "
                        "they may be Go binaries not examined", binaries=evidence, unreadable=unreadable)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..model import Finding
 from ..probes.inventory import inventory
 from ..probes.libraries import find_banned_libraries
 from . import Outcome, check, errored, failed, not_applicable, passed
@@ -24,7 +25,8 @@ def banned_libraries(ctx: ScanContext) -> Outcome:
     if result.found:
         paths = ", ".join(f.path for f in result.found)
         return failed(f"{len(result.found)} banned crypto libraries: {paths}",
-                      found=[f.to_dict() for f in result.found],
+                      findings=[Finding(f"{f.family}: {f.reason}", f.path) for f in result.found],
+                      found=[f.to_dict() for f in result.found], **_ignored(ctx),
                       files_examined=result.files_examined, families=families, **walk)
     if result.unreadable or result.malformed:
         return errored(f"no banned library among the files read, but {len(result.unreadable)} "
@@ -37,4 +39,12 @@ def banned_libraries(ctx: ScanContext) -> Outcome:
                               "or program to examine", files_examined=result.files_examined, **walk)
     left_out = f" ({len(walk['not_walked'])} directories not walked)" if "not_walked" in walk else ""
     return passed(f"no banned crypto library among {result.files_examined} files{left_out}",
-                  files_examined=result.files_examined, families=families, **walk)
+                  files_examined=result.files_examined, families=families, **walk,
+                  **_ignored(ctx))
+
+def _ignored(ctx: ScanContext) -> dict[str, object]:
+    """How many files the policy's ignore_paths left out, when it left out any."""
+    ignored = ctx.evidence(inventory).ignored
+    if not ignored:
+        return {}
+    return {"files_ignored_by_policy": ignored, "ignore_paths": list(ctx.policy.ignore_paths)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..model import Finding
 from ..probes.inventory import inventory
 from ..probes.linkage import Closure, linkage
 from . import Outcome, check, errored, failed, not_applicable, passed
@@ -60,6 +61,8 @@ def libcrypto_linkage(ctx: ScanContext) -> Outcome:
     files = ctx.evidence(inventory)
     evidence["files_examined"] = files.files
     evidence.update(files.walk)  # what the walk left out, and why
+    if files.ignored:
+        evidence["files_ignored_by_policy"] = files.ignored
     if files.special:  # listed, never opened: a device or socket cannot be a program
         evidence["special_files"] = files.special[:50]
     if files.undecodable:
@@ -76,7 +79,8 @@ def libcrypto_linkage(ctx: ScanContext) -> Outcome:
     if bad:
         first = "; ".join(f"{r['program']}: {r['problem']}" for r in bad[:3])
         return failed(f"{len(bad)} of {len(judged)} crypto-using programs are not on the FIPS "
-                      f"libcrypto: {first}", failures=bad[:LISTED], **evidence)
+                      f"libcrypto: {first}", failures=bad[:LISTED], **evidence,
+                      findings=[Finding(str(r["problem"]), str(r["program"])) for r in bad])
     if found.malformed or found.unreadable:
         return errored(f"{len(found.malformed)} ELF files could not be parsed and "
                        f"{len(found.unreadable)} paths could not be read, so their linkage is "

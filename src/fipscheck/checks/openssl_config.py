@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EvidenceError, describe
+from ..model import Finding
 from ..nconf import ConfigError, OpenSSLConfig, Value, read_config
 from ..probes.opensslconf import LibCrypto, install_mac, module_mac, openssl_install
 from . import Outcome, check, errored, failed, not_applicable, passed
@@ -24,10 +25,12 @@ def _fips_requested(properties: str) -> bool:
 
 
 def evaluate_config(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str], config_file: str | None = None,
-                    init_key: str = "openssl_conf") -> tuple[list[str], dict[str, Any]]:
+                    init_key: str = "openssl_conf",
+                    from_kernel: str | None = None) -> tuple[list[str], dict[str, Any]]:
     """Reasons the configuration does not enforce FIPS (empty when it does), and the evidence.
     ``config_file``: a file the program is told to load instead (Node's ``--openssl-config``);
-    ``init_key``: the name whose section initialises OpenSSL (Node reads ``nodejs_conf``)."""
+    ``init_key``: the name whose section initialises OpenSSL (Node reads ``nodejs_conf``);
+    ``from_kernel`` names who decided that FIPS mode comes from the kernel (a preset), if so."""
     path = config_file or env.get("OPENSSL_CONF") or f"{lib.openssldir.rstrip('/')}/openssl.cnf"
     evidence: dict[str, Any] = {"libcrypto": lib.path, "openssldir": lib.openssldir,
                                 "openssldir_from": lib.openssldir_from, "modulesdir": lib.modulesdir,
@@ -54,6 +57,10 @@ def evaluate_config(fs: RootFilesystem, lib: LibCrypto, env: dict[str, str], con
     evidence["default_properties"] = properties.text if properties else None
     if not ((properties and _fips_requested(properties.text))
             or (fips_mode and fips_mode.text.lower() not in FALSE_WORDS)):
+        if from_kernel:
+            evidence["fips_properties"] = (f"not in the configuration; FIPS mode comes from the "
+                                           f"kernel's fips_enabled ({from_kernel})")
+            return reasons, evidence
         reasons.append("default_properties does not contain fips=yes: fetches without a property "
                        "query may be served by non-FIPS providers")
     return reasons, evidence
@@ -148,9 +155,11 @@ def openssl_config(ctx: ScanContext) -> Outcome:
         return not_applicable("no OpenSSL 3 libcrypto in the system library directories")
     fs = ctx.target.filesystem
     results = []
+    policy = ctx.policy
+    from_kernel = policy.origin("fips_mode_from_kernel") if policy.fips_mode_from_kernel else None
     for lib in install.libcryptos:
         try:
-            reasons, evidence = evaluate_config(fs, lib, install.env)
+            reasons, evidence = evaluate_config(fs, lib, install.env, from_kernel=from_kernel)
         except (OSError, EvidenceError) as error:
             return errored(f"could not read the configuration for {lib.path}: {describe(error)}",
                            libcrypto=lib.path, exception=type(error).__name__)
@@ -158,6 +167,7 @@ def openssl_config(ctx: ScanContext) -> Outcome:
     reasons = [r for result in results for r in result["reasons"]]
     configs = ", ".join(sorted({r["config"] for r in results}))
     if reasons:
-        return failed(f"{configs}: " + "; ".join(reasons), configurations=results)
+        return failed(f"{configs}: " + "; ".join(reasons), configurations=results,
+                      findings=[Finding(reason, r["config"]) for r in results for reason in r["reasons"]])
     return passed(f"{configs} activates the FIPS provider with fips=yes; module MAC verified",
                   configurations=results)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..model import Status
 from ..probes.native import native_outcome
-from . import Outcome, check
+from . import Outcome, check, failed
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -19,10 +20,23 @@ def fips_mode(ctx: ScanContext) -> Outcome:
         "fips_mode": report["fips_mode"], "default_sha256": report["default_sha256"]})
 
 
-@check("openssl.fips-provider", "A FIPS provider is loaded and active", needs_runtime=True)
+@check("openssl.fips-provider", "A FIPS provider is loaded and active (and every provider the "
+       "policy requires)", needs_runtime=True)
 def fips_provider(ctx: ScanContext) -> Outcome:
-    return native_outcome(ctx, "openssl.fips-provider", lambda report: {
+    outcome = native_outcome(ctx, "openssl.fips-provider", lambda report: {
         "providers": report["providers"], "config_file": report["libcrypto"]["config_file"]})
+    required = ctx.policy.required_providers
+    if not required or outcome.status is not Status.PASS:
+        return outcome
+    active = {name for p in outcome.evidence["providers"] if p.get("status") == 1
+              for name in (p.get("configured_name"), p.get("name")) if name}
+    missing = [name for name in required if name not in active]
+    if missing:
+        return failed(f"required by the policy but not active: {', '.join(missing)}; active: "
+                      f"{', '.join(sorted(active)) or 'none'}", **outcome.evidence,
+                      required_providers=list(required))
+    return Outcome(outcome.status, f"{outcome.message}; required providers active: {', '.join(required)}",
+                   {**outcome.evidence, "required_providers": list(required)})
 
 
 @check("openssl.module-integrity", "The FIPS module passed its integrity self-test",

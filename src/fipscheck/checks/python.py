@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..model import Finding
 from ..policy import Policy
 from ..probes.python import PythonRuntime, python_runtimes
 from . import Outcome, check, failed, not_applicable, passed
@@ -131,14 +132,16 @@ def _judge_all(ctx: ScanContext, judge: Judge, uses_openssl: Callable[[dict], bo
         return not_applicable("no Python interpreter here uses OpenSSL",
                               interpreters=[rt.interpreter for rt in found.runtimes])
     problems: list[str] = []
+    findings: list[Finding] = []
     evidence: dict[str, Any] = {}
     for runtime in runtimes:
         found_problems, evidence[runtime.interpreter] = judge(runtime.facts, ctx.policy)
         evidence[runtime.interpreter]["python"] = _python(runtime)
         if found_problems:
             problems.append(f"{runtime.interpreter}: {'; '.join(found_problems)}")
+            findings.append(Finding("; ".join(found_problems), runtime.interpreter))
     if problems:
-        return failed("; ".join(problems), interpreters=evidence, problems=problems)
+        return failed("; ".join(problems), interpreters=evidence, problems=problems, findings=findings)
     names = ", ".join(f"{rt.interpreter} ({rt.facts['python']['version']})" for rt in runtimes)
     return passed(f"checked {names}", interpreters=evidence)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..model import Finding
 from ..probes.tools import find_required_tools
 from . import Outcome, check, failed, not_applicable, passed
 
@@ -22,7 +23,8 @@ def required_tools(ctx: ScanContext) -> Outcome:
     evidence = {"found": [t.to_dict() for t in lookup.found], "missing": list(lookup.missing),
                 "PATH": lookup.search_path, "path_source": lookup.path_source}
     if lookup.missing:
-        return failed(f"not on PATH: {', '.join(lookup.missing)}", **evidence)
+        return failed(f"not on PATH: {', '.join(lookup.missing)}", **evidence,
+                      findings=[Finding(f"{tool} is not on the target's PATH") for tool in lookup.missing])
     listed = ", ".join(t.path if t.path == t.resolved else f"{t.path} -> {t.resolved}"
                        for t in lookup.found)
     return passed(f"{len(lookup.found)} required tools found: {listed}", **evidence)

@@ -27,6 +27,7 @@ from .signatures import LIBCRYPTO_NAME, CryptoSignature, banners, carried_crypto
 
 if TYPE_CHECKING:
     from ..fs import RootFilesystem
+    from ..policy import Policy
     from ..runner import ScanContext
 
 T = TypeVar("T")
@@ -91,6 +92,7 @@ class Inventory:
     special: list[str] = field(default_factory=list)  # devices, FIFOs, sockets: never opened
     undecodable: list[str] = field(default_factory=list)  # names that are not UTF-8
     walk: dict[str, object] = field(default_factory=dict)  # what the walk left out, and why
+    ignored: int = 0  # files the policy's ignore_paths leave out
 
 
 class _Batch(NamedTuple):
@@ -104,7 +106,7 @@ def inventory(ctx: ScanContext) -> Inventory:
     found = Inventory()
     _SHARED.clear()
     walk = fs.walk(skip_dirs=ctx.policy.skip_dirs, skip_files=ctx.policy.skip_files)
-    for batch in _analysed(fs, _batches(walk, found)):
+    for batch in _analysed(fs, _batches(walk, found, ctx.policy)):
         found.elf += batch.elf
         found.malformed.update(batch.malformed)
         found.unreadable += batch.unreadable
@@ -113,11 +115,14 @@ def inventory(ctx: ScanContext) -> Inventory:
     return found
 
 
-def _batches(walk: Iterable[Entry], found: Inventory) -> Iterator[list[str]]:
-    """The walk, recording links, special files and odd names in ``found``, yielding the
-    regular files in batches."""
+def _batches(walk: Iterable[Entry], found: Inventory, policy: Policy) -> Iterator[list[str]]:
+    """The walk, recording links, special files, odd names and what the policy ignores in
+    ``found``, yielding the regular files in batches."""
     batch: list[str] = []
     for entry in walk:
+        if policy.ignore_paths and policy.ignored(entry.path):
+            found.ignored += not entry.is_dir
+            continue
         if not entry.path.isprintable() and _undecodable(entry.path):
             found.undecodable.append(entry.path.encode("utf-8", "surrogateescape").decode(
                 "utf-8", "backslashreplace"))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..elf import ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
-from ..policy import BannedLibrary
+from ..policy import DEFAULT_BANNED, BannedLibrary
 from .gobuild import go_programs
 from .inventory import ElfSummary, carried_by, inventory
 from .linkage import is_libcrypto, libcrypto_copies
@@ -106,6 +106,11 @@ def _own_crypto(elf: ElfSummary) -> BannedLibraryFound | None:
 def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
     fs = ctx.target.filesystem
     family_of_name = family_of(ctx.policy.banned_libraries)
+    # Families the policy un-banned (a preset's validated modules: GnuTLS on RHEL) are not
+    # judged by their content either: they carry their own crypto by design.
+    banned_families = {b.family for b in ctx.policy.banned_libraries}
+    allowed = tuple(b for b in DEFAULT_BANNED if b.family not in banned_families)
+    family_of_allowed = family_of(allowed)
     files = ctx.evidence(inventory)
     copies = {c.path: c for c in ctx.evidence(libcrypto_copies)}
     # A libcrypto's provider and engine directories are part of its build (the padlock
@@ -122,6 +127,8 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
         copy = copies.get(elf.path) if is_libcrypto(elf) else None
         if family:
             found[elf.path] = BannedLibraryFound(elf.path, family.family, family.reason, soname)
+        elif family_of_allowed(soname) or family_of_allowed(elf.path.rsplit("/", 1)[-1]):
+            continue
         elif own := _own_crypto(elf):
             found[elf.path] = own
         elif copy is not None and not copy.is_fips:
