@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,15 @@ from fipscheck.targets.engine import (
 pytest_plugins = ["pytester"]
 
 REFERENCE = "fipscheck/openssl-fips:latest"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests interrupt fipscheck processes with Ctrl-C. A test run started in the background
+    by a non-interactive shell (``cmd &``) ignores SIGINT, and an ignored signal stays ignored
+    in every process it starts (Python then installs no KeyboardInterrupt at all): take the
+    default back, so the processes the tests start get Python's own SIGINT handling."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
