@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from . import __version__, progress, workdir
 from .deadline import Deadline, ScanTimeout
-from .errors import FipscheckError, NotCompliantError
+from .errors import FipscheckError, NotCompliantError, TargetError
+from .extras import needed
 from .fs import GLOB_HELP
 from .inprocess import require, status
 from .interrupts import exit_code, signal_name, sigterm_as_interrupt
@@ -257,15 +258,17 @@ def _interrupted(interrupt: KeyboardInterrupt, as_json: bool) -> int:
 def _cleanup(output: str) -> int:
     """Remove the run directories of runs that are gone and the containers they recorded;
     without an engine, directories holding containers are kept (exit 2)."""
-    from .targets.engine import docker_client, remove_recorded  # Docker only for this command
-
     engine_problem = None
     try:
+        with needed("containers left behind"):  # Docker only for this command
+            from .targets.engine import docker_client, reason, remove_recorded
         client = docker_client()
         client.ping()
         remover = functools.partial(remove_recorded, client)
-    except Exception as error:  # no engine: directories without containers still go
-        engine_problem, remover = f"no Docker engine: {error}", None
+    except TargetError as error:  # no engine (or no SDK): directories without containers still go
+        engine_problem, remover = str(error), None
+    except Exception as error:
+        engine_problem, remover = f"the Docker engine did not answer: {reason(error)}", None
     try:
         reaped = workdir.reap(remover)
     except KeyboardInterrupt as interrupt:
@@ -328,11 +331,14 @@ def _preflight(argv: list[str], checks: list[str] | None, warn_only: bool) -> in
     try:
         require(checks)
     except NotCompliantError as error:
+        # The pattern of native/fips-startup-check.c's preflight: one log format for both.
         for result in error.failed:
-            print(f"fipscheck: {result.status.value.upper()} {result.id}: {result.message}",
+            print(f"fipscheck: {result.status.value.upper()} {result.id}: {visible(result.message)}",
                   file=sys.stderr)
         if not warn_only:
+            print(f"fipscheck: not compliant: {command[0]} not started", file=sys.stderr)
             return 1
+        print(f"fipscheck: not compliant: starting {command[0]} anyway (--warn-only)", file=sys.stderr)
     except ValueError as error:
         print(f"fipscheck: error: {error}", file=sys.stderr)
         return 2

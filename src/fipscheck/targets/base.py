@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotApplicableError, TargetError
+from ..extras import needed
 from ..fs import RootFilesystem
 
 if TYPE_CHECKING:
@@ -122,7 +123,8 @@ class Target(abc.ABC):
         if not self.can_run:
             raise NotApplicableError(f"the target cannot run commands ({self.cannot_run_reason}), so "
                                      "it has no testinfra host")
-        from .infra import TargetBackend  # testinfra is imported only by those who ask for it
+        with needed("testinfra hosts (the fips_host fixture)"):
+            from .infra import TargetBackend  # testinfra: imported only by those who ask for it
 
         return TargetBackend.host_for(self)
 
