@@ -14,10 +14,13 @@ from ..fs import RootFilesystem
 
 if TYPE_CHECKING:
     import testinfra.host
+    from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 
 @dataclass(frozen=True)
 class ExecResult:
+    """A command run inside a target: its argv, exit code and output."""
+
     argv: tuple[str, ...]
     exit_code: int
     stdout: bytes
@@ -64,6 +67,10 @@ class TargetConfig:
 
 
 class Target(abc.ABC):
+    """Where evidence comes from: a filesystem to read, a configuration, and, when
+    ``can_run``, commands run inside it. A context manager: ``close()`` on exit removes what
+    it created (containers, temporary files)."""
+
     kind: str
     can_run = False  # runtime probes need to run a command inside the target
     own_kernel = False  # a host has its own kernel; a container shares its host's
@@ -73,7 +80,7 @@ class Target(abc.ABC):
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
