@@ -101,10 +101,23 @@ def inputs_hash(directory: Path, spec: dict, image_ids: list[str], target: str) 
     digest = hashlib.sha256("\0".join([*image_ids, target, ""]).encode())
     roots = [directory] + [REPO / extra for extra in spec.get("inputs", [])]
     for root in roots:
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        files = [root] if root.is_file() else _source_files(root)
         for path in files:
             digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def _source_files(root: Path) -> list[Path]:
+    """The files below ``root`` that are sources: in a git checkout those git tracks or would
+    (not ignored), so that build products (native/fips-startup-check-asan) do not change an
+    image's inputs; elsewhere (an sdist) every file."""
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard", "--", str(root.relative_to(REPO))],
+                            capture_output=True)
+    if listed.returncode != 0:
+        return sorted(p for p in root.rglob("*") if p.is_file())
+    return sorted(REPO / name for name in set(listed.stdout.decode().split("\0")) if name
+                  and (REPO / name).is_file())
 
 
 def fetch_wheels(directory: Path, spec: dict) -> None:

@@ -161,9 +161,12 @@ def test_a_host_kernel_in_fips_mode_switches_the_backend_on(programs, context):
 
 def test_seed_shape_passes(image_checks):
     checks = image_checks(SEED)
-    assert {c.status for c in checks.values()} == {Status.PASS, Status.SKIP}, checks
+    assert {c.status for c in checks.values()} == {Status.PASS, Status.SKIP, Status.WARN}, checks
+    # Debian's OpenSSL 3.5 provider has no CMVP certificate: a warning, not a failure
+    assert [i for i, c in checks.items() if c.status is Status.WARN] == ["modules.validated"]
     assert [i for i, c in checks.items() if c.status is Status.SKIP] == [
-        "kernel.fips", "python.hashlib", "python.ssl", "tools.required", "wolfssl.fips"]
+        "java.fips", "kernel.fips", "node.fips", "nss.fips", "python.hashlib", "python.ssl",
+        "tools.required", "wolfssl.fips"]
     go = checks["go.fips-toolchain"]
     assert go.message == "3 Go binaries with crypto, each on a FIPS module"
     for binary in go.evidence["binaries"]:

@@ -20,15 +20,18 @@ from fipscheck.targets import ImageTarget, open_target
 
 FIPSCHECK = str(Path(sys.executable).with_name("fipscheck"))
 REAL_LIBRARY = "/usr/lib/x86_64-linux-gnu/libz.so.1"  # any real ELF shared object of the host
+OTHER_LIBRARY = "/usr/lib/x86_64-linux-gnu/libbz2.so.1.0"  # another, not banned
 GNUTLS_TWIN = "fipscheck/openssl-fips-gnutls:latest"
 
 
 def banned_root(tmp_path: Path) -> Path:
-    """A root with two copies of a real ELF object named as GnuTLS, in /opt/legacy and /usr/lib."""
+    """A root with two copies of a real ELF object named as GnuTLS, in /opt/legacy and /usr/lib,
+    and a library that is not banned (so that a pass, with the copies ignored, examined one)."""
     root = tmp_path / "root"
     for where in ("opt/legacy/lib", "usr/lib"):
         (root / where).mkdir(parents=True)
         shutil.copy(REAL_LIBRARY, root / where / "libgnutls.so.30")
+    shutil.copy(OTHER_LIBRARY, root / "usr/lib/libbz2.so.1.0")
     return root
 
 

@@ -181,13 +181,19 @@ def go_runtime(ctx: ScanContext, binaries: list[GoBinary]) -> GoRuntime:
     return GoRuntime(env.get("GODEBUG"), env.get("GOLANG_FIPS"), kernel)
 
 
+def go_verdicts(ctx: ScanContext) -> list[tuple[GoBinary, GoVerdict]]:
+    """Every Go binary of the target with the crypto module it runs on there."""
+    found = ctx.evidence(go_binaries)
+    runtime = go_runtime(ctx, found.binaries)
+    return [(b, classify(b, runtime, dlopened_libcrypto(ctx, b.path) if openssl_backend(b) else None))
+            for b in found.binaries]
+
+
 @check("go.fips-toolchain", "Every Go binary with crypto uses a FIPS module (Go's GOFIPS140 "
        "module in FIPS mode, BoringCrypto, or OpenSSL)")
 def go_fips_toolchain(ctx: ScanContext) -> Outcome:
     found = ctx.evidence(go_binaries)
-    runtime = go_runtime(ctx, found.binaries)
-    verdicts = [(b, classify(b, runtime, dlopened_libcrypto(ctx, b.path) if openssl_backend(b) else None))
-                for b in found.binaries]
+    verdicts = go_verdicts(ctx)
     evidence = [v.evidence(b) for b, v in verdicts]
     bad = [b.path for b, v in verdicts if v.ok is False]
     good = [b.path for b, v in verdicts if v.ok]

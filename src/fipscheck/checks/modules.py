@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .. import cmvp
+from ..errors import NotApplicableError
 from ..model import Finding, Status
-from ..probes.gobuild import go_binaries
 from ..probes.linkage import libcrypto_copies
 from ..probes.native import native_report
 from . import Outcome, check, not_applicable, passed
-from .go import classify
+from .go import go_verdicts
 
 if TYPE_CHECKING:
     from ..runner import ScanContext
@@ -55,9 +55,7 @@ def _static_modules(ctx: ScanContext) -> list[CryptoModule]:
             found.append(CryptoModule("openssl-fips-provider", "OpenSSL FIPS Provider",
                                       copy.fips_module_version, copy.fips_module, None, True,
                                       f"fips.so in the provider directory of {copy.path}"))
-    godebug = ctx.target.config.env.get("GODEBUG")
-    for binary in ctx.evidence(go_binaries).binaries:
-        verdict = classify(binary, godebug, [])
+    for binary, verdict in go_verdicts(ctx):
         mode = verdict.ok is True
         if verdict.kind == "go-fips140" and binary.info.settings.get("GOFIPS140", "off") != "off":
             found.append(CryptoModule("go-cryptographic-module", "Go Cryptographic Module",
@@ -106,9 +104,21 @@ def _runtime_modules(ctx: ScanContext, static: list[CryptoModule]) -> list[Crypt
 def crypto_modules(ctx: ScanContext) -> list[CryptoModule]:
     """Every crypto module found in the target, FIPS modules with their certificate."""
     modules = _static_modules(ctx)
-    if ctx.target.can_run:
+    if ctx.target.can_run and _runnable(ctx):
         modules += _runtime_modules(ctx, modules)
     return [replace(m, certificate=_certificate(m)) if m.fips_module else m for m in modules]
+
+
+def _runnable(ctx: ScanContext) -> bool:
+    """Whether the target's programs can run where fipscheck runs them (an arm64 image in an
+    x86-64 engine cannot): else its modules are known from its files alone."""
+    from ..probes.platform import runtime_platform  # not on `import fipscheck`
+
+    try:
+        ctx.evidence(runtime_platform).require_runnable()
+    except NotApplicableError:
+        return False
+    return True
 
 
 def _certificate(module: CryptoModule) -> dict[str, Any]:
