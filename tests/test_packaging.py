@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -32,21 +31,6 @@ NEWEST_GLIBC = (2, 17)  # manylinux2014
 # the reference images with a Python >= 3.10 and no compiler, and the FIPS CPython's
 INSTALL_IMAGES = {"fipscheck/python-trixie:latest": "3.13", "fipscheck/python-bookworm:latest": "3.11",
                   "fipscheck/python-bullseye:latest": "3.11", "fipscheck/python-fips:latest": "3.13"}
-
-
-@pytest.fixture(scope="session")
-def release(tmp_path_factory) -> dict[str, Path]:
-    """scripts/wheels.py run once: the sdist and both wheels, and what the build printed."""
-    out = tmp_path_factory.mktemp("dist")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # not ours to warn of
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "wheels.py"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=1200, env=dict(env, WERROR="-Werror"))
-    assert done.returncode == 0, done.stderr[-4000:]
-    files = {"sdist": out / f"fipscheck-{VERSION}.tar.gz"}
-    for arch in MACHINES:
-        files[arch] = out / f"fipscheck-{VERSION}-cp310-abi3-manylinux2014_{arch}.manylinux_2_17_{arch}.whl"
-    assert sorted(out.iterdir()) == sorted(files.values())
-    return {**files, "log": done.stderr}
 
 
 def test_the_build_warns_of_nothing(release):
