@@ -169,3 +169,31 @@ def test_the_wheel_installs_without_a_compiler_and_runs(engine, image, install_w
         assert report["verdict"] == "pass", report
     else:  # plain Debian: OpenSSL without FIPS, and hashlib's builtin MD5
         assert checks["openssl.fips-mode"]["status"] == "fail" and report["verdict"] == "fail"
+
+
+def test_the_core_and_the_plugin_without_extras(release, tmp_path):
+    """`pip install fipscheck` plus pytest, nothing else: the core scans a directory, pytest
+    runs with the plugin loaded, and an engine image is one error naming the extra."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(release["x86_64"]),
+                    "pytest"], check=True, timeout=600)
+    listed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
+                            capture_output=True, text=True, check=True).stdout
+    installed = {p["name"].lower() for p in json.loads(listed)}
+    assert not installed & {"docker", "requests", "pytest-testinfra", "urllib3"}, installed
+    root = tmp_path / "root"
+    (root / "usr" / "lib").mkdir(parents=True)
+    (root / "usr" / "lib" / "libnettle.so.8").write_bytes(Path("/usr/bin/true").read_bytes())
+    scanned = subprocess.run([str(venv / "bin" / "fipscheck"), "scan", "--rootfs", str(root)],
+                             capture_output=True, text=True, timeout=300)
+    assert scanned.returncode == 1 and "FAIL   libraries.banned" in scanned.stdout, scanned.stderr
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert True\n")
+    plain = subprocess.run([str(venv / "bin" / "pytest"), "-p", "no:cacheprovider", "test_plain.py"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert plain.returncode == 0 and "plugins: fipscheck" in plain.stdout, plain.stdout
+    image = subprocess.run([str(venv / "bin" / "pytest"), "-p", "no:cacheprovider", "--fips-image=app:1"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert image.returncode == 1 and "1 error" in image.stdout, image.stdout
+    assert ("images of a Docker engine need the Docker SDK, which is not installed: "
+            "pip install 'fipscheck[docker]'") in image.stdout
