@@ -14,10 +14,12 @@ import sys
 import tarfile
 import time
 import zipfile
+from pathlib import Path
 
 import docker
 import pytest
 
+import fipscheck
 from fipscheck.model import CheckResult
 from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget
@@ -513,3 +515,21 @@ def skopeo(*args: str) -> None:
 def static_scan(image_checks):
     """The static checks (linkage.libcrypto, libraries.banned) on a reference image."""
     return lambda name: image_checks(name, ["linkage.libcrypto", "libraries.banned"])
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory) -> dict[str, Path]:
+    """scripts/wheels.py run once: the sdist and both wheels, and what the build printed."""
+    out = tmp_path_factory.mktemp("dist")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # not ours to warn of
+    script = Path(__file__).resolve().parent / "scripts" / "wheels.py"
+    done = subprocess.run([sys.executable, str(script), "--out", str(out)], capture_output=True,
+                          text=True, timeout=1200, env=dict(env, WERROR="-Werror"))
+    assert done.returncode == 0, done.stderr[-4000:]
+    version = fipscheck.__version__
+    files = {"sdist": out / f"fipscheck-{version}.tar.gz"}
+    for arch in ("x86_64", "aarch64"):
+        tags = f"cp310-abi3-manylinux2014_{arch}.manylinux_2_17_{arch}"
+        files[arch] = out / f"fipscheck-{version}-{tags}.whl"
+    assert sorted(out.iterdir()) == sorted(files.values())
+    return {**files, "log": done.stderr}

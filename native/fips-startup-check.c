@@ -165,6 +165,7 @@ struct options {
     const char *required_providers[MAX_REQUIRED];
     int n_required_providers;
     char **command; /* after "--": the preflight's CMD ARGS... */
+    int info;       /* --help or --version instead of a report (RUN_HELP, RUN_VERSION) */
 };
 
 struct provider {
@@ -1246,8 +1247,9 @@ static void json_report(struct out *o, const struct report *r) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Text for people.                                                                             */
+/* Text for people (the standalone's --text).                                                   */
 
+#ifndef FSC_NO_MAIN
 static void text_report(struct out *o, const struct report *r) {
     if (r->lib.present)
         putf(o, "libcrypto: %s (%s, %s)\n", r->lib.path, r->lib.version, r->lib.family);
@@ -1271,18 +1273,13 @@ static void text_report(struct out *o, const struct report *r) {
     putf(o, "verdict: %s\n", r->verdict == ST_PASS ? "compliant" : r->verdict == ST_FAIL ? "not compliant"
                                                                                           : "could not check");
 }
+#endif
 
 /* ------------------------------------------------------------------------------------------ */
 /* Options, the in-process entry point, and main.                                              */
 
-static const char USAGE[] =
-    "usage: fips-startup-check [--text] [--libcrypto PATH] [--wolfssl PATH] [--try-fips-mode-set]\n"
-    "                          [--private-context] [--require-provider NAME]... [--require-wolfssl]\n"
-    "                          [--warn-only] [-- CMD ARGS...]\n"
-    "Reports the FIPS state of this process's crypto libraries as JSON (--text for people).\n"
-    "Exit 0 compliant, 1 not compliant, 2 could not check. With -- CMD, a preflight: CMD is\n"
-    "exec'd when the checks pass; otherwise each failure is printed and the exit code is 1\n"
-    "(--warn-only: printed, and CMD exec'd anyway).\n";
+/* What main() does instead of a report: print help or the version (exit 0). */
+enum { RUN_REPORT, RUN_HELP, RUN_VERSION };
 
 /* Parses argv (argv[0] is the program); returns NULL or what was wrong. */
 static const char *parse_options(int argc, char **argv, struct options *opt, char *why, size_t size) {
@@ -1294,8 +1291,9 @@ static const char *parse_options(int argc, char **argv, struct options *opt, cha
             opt->command = argv + i + 1;
             return NULL;
         }
-        if (strcmp(a, "--help") == 0) return USAGE;
-        if (strcmp(a, "--text") == 0) opt->text = 1;
+        if (strcmp(a, "--help") == 0) opt->info = RUN_HELP;
+        else if (strcmp(a, "--version") == 0) opt->info = RUN_VERSION;
+        else if (strcmp(a, "--text") == 0) opt->text = 1;
         else if (strcmp(a, "--warn-only") == 0) opt->warn_only = 1;
         else if (strcmp(a, "--try-fips-mode-set") == 0) opt->try_fips_mode_set = 1;
         else if (strcmp(a, "--require-wolfssl") == 0) opt->require_wolfssl = 1;
@@ -1327,7 +1325,8 @@ char *fsc_report_json(int argc, char **argv) {
     if (!r) return NULL;
     r->embedded = 1;
     const char *error = parse_options(argc, argv, &r->opt, why, sizeof why);
-    if (!error && (r->opt.text || r->opt.command || r->opt.warn_only)) error = "not available in-process";
+    if (!error && (r->opt.text || r->opt.command || r->opt.warn_only || r->opt.info))
+        error = "not available in-process";
     if (error) {
         open_(&o, "{");
         kint(&o, "schema_version", SCHEMA_VERSION);
@@ -1344,27 +1343,68 @@ char *fsc_report_json(int argc, char **argv) {
 void fsc_free(char *p) { free(p); }
 
 #ifndef FSC_NO_MAIN
-/* One line per failed check or unmet requirement, for the preflight. */
-static int print_failures(const struct report *r, const char *prefix) {
+static const char USAGE[] =
+    "usage: fips-startup-check [--text] [--libcrypto PATH] [--wolfssl PATH] [--try-fips-mode-set]\n"
+    "                          [--private-context] [--require-provider NAME]... [--require-wolfssl]\n"
+    "                          [--warn-only] [-- CMD ARGS...]\n"
+    "       fips-startup-check --help | --version\n";
+
+static const char HELP[] =
+    "\n"
+    "Reports the FIPS state of this process's crypto libraries (the libcrypto the dynamic linker\n"
+    "finds, and libwolfssl) as JSON, or with -- CMD works as an entrypoint preflight: CMD is\n"
+    "exec'd (same PID) when the checks pass; otherwise one line per failed check goes to stderr,\n"
+    "as `fips-startup-check: STATUS CHECK-ID: MESSAGE`, and CMD is not started.\n"
+    "\n"
+    "options:\n"
+    "  --text                  a report for people instead of JSON\n"
+    "  --libcrypto PATH        check this libcrypto instead of the one the loader finds\n"
+    "  --wolfssl PATH          check this libwolfssl\n"
+    "  --try-fips-mode-set     OpenSSL 1.x: tell \"FIPS-capable but off\" from \"not capable\"\n"
+    "  --private-context       load the configuration in a private OpenSSL library context\n"
+    "  --require-provider NAME require this active provider (configured name or name)\n"
+    "  --require-wolfssl       require a FIPS wolfSSL in good state\n"
+    "  --warn-only             with -- CMD: print the failures, then start CMD anyway\n"
+    "  --help, --version       this help, or the version, on stdout\n"
+    "\n"
+    "checks: openssl.fips-mode, openssl.fips-provider, openssl.module-integrity,\n"
+    "  algorithms.approved, algorithms.non-approved, wolfssl.fips\n"
+    "\n"
+    "exit codes: 0 compliant, 1 not compliant, 2 could not check (or a usage error),\n"
+    "  127 CMD could not be started; after -- CMD, CMD's own.\n"
+    "\n"
+    "examples:\n"
+    "  fips-startup-check --text\n"
+    "  fips-startup-check --require-provider fips -- /app/server --port 8443\n";
+
+static const char *const STATUS_LABELS[] = {"PASS", "FAIL", "ERROR", "SKIP"};
+
+/* One line per failed check or unmet requirement, for the preflight, in the pattern
+ * `fipscheck preflight` uses too (cli.py): "PROGRAM: STATUS CHECK-ID: MESSAGE". */
+static void print_failures(const struct report *r) {
     int n = 0;
     for (int i = 0; i < N_CHECKS; i++)
         if (r->checks[i].status == ST_FAIL || r->checks[i].status == ST_ERROR)
-            n += fprintf(stderr, "fips-startup-check: %s%s %s: %s\n", prefix, r->checks[i].id,
-                         STATUS_NAMES[r->checks[i].status], r->checks[i].message) > 0;
+            n += fprintf(stderr, "fips-startup-check: %s %s: %s\n", STATUS_LABELS[r->checks[i].status],
+                         r->checks[i].id, r->checks[i].message) > 0;
     for (int i = 0; i < r->n_requirements; i++)
         if (!r->requirements[i].met)
-            n += fprintf(stderr, "fips-startup-check: %srequired %s: %s\n", prefix, r->requirements[i].what,
+            n += fprintf(stderr, "fips-startup-check: FAIL required %s: %s\n", r->requirements[i].what,
                          r->requirements[i].message) > 0;
-    if (!n && r->verdict != ST_PASS)
-        fprintf(stderr, "fips-startup-check: %snothing could be verified (%s)\n", prefix,
+    if (!n)
+        fprintf(stderr, "fips-startup-check: ERROR verdict: nothing could be verified (%s)\n",
                 r->lib.present ? "no check passed" : r->lib.error);
-    return n;
 }
 
 static int preflight(struct report *r) {
     if (r->verdict != ST_PASS) {
-        print_failures(r, r->opt.warn_only ? "warning: " : "");
-        if (!r->opt.warn_only) return 1;
+        print_failures(r);
+        if (!r->opt.warn_only) {
+            fprintf(stderr, "fips-startup-check: not compliant: %s not started\n", r->opt.command[0]);
+            return 1;
+        }
+        fprintf(stderr, "fips-startup-check: not compliant: starting %s anyway (--warn-only)\n",
+                r->opt.command[0]);
     }
     fflush(NULL);
     execvp(r->opt.command[0], r->opt.command);
@@ -1380,6 +1420,14 @@ int main(int argc, char **argv) {
     if (error) {
         fprintf(stderr, "fips-startup-check: %s\n%s", error, USAGE);
         return 2;
+    }
+    if (report.opt.info == RUN_VERSION) {
+        printf("fips-startup-check %s\n", FSC_VERSION);
+        return 0;
+    }
+    if (report.opt.info == RUN_HELP) {
+        printf("%s%s", USAGE, HELP);
+        return 0;
     }
     make_report(&report);
     if (report.opt.command) return preflight(&report);

@@ -128,9 +128,10 @@ def test_preflight_refuses_to_run_the_command_when_not_compliant():
     done = fipscheck_command("preflight", "--", "echo", "ran")
     assert done.returncode == 1
     assert done.stdout == ""
-    lines = done.stderr.splitlines()
+    *lines, last = done.stderr.splitlines()
     assert [line.split(":")[1].strip() for line in lines] == [
         f"FAIL {check_id}" for check_id in sorted(HOST_FAILURES)]
+    assert last == "fipscheck: not compliant: echo not started"
 
 
 def test_preflight_execs_the_command_when_the_required_checks_pass():

@@ -188,5 +188,6 @@ def test_preflight_require_wolfssl_names_the_fips_error(double):
                             "--warn-only", "--", "sh", "-c", "exit 3",
                             env={"WOLFSSL_DOUBLE_STATUS": "-203"})
     assert result.returncode == 3  # --warn-only: the command ran, its exit code came back
-    assert ("fips-startup-check: warning: required wolfSSL FIPS: wolfCrypt FIPS status -203 "
-            "(IN_CORE_FIPS_E)") in result.stderr.splitlines()
+    assert result.stderr.splitlines()[-2:] == [
+        "fips-startup-check: FAIL required wolfSSL FIPS: wolfCrypt FIPS status -203 (IN_CORE_FIPS_E)",
+        "fips-startup-check: not compliant: starting sh anyway (--warn-only)"]

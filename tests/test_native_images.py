@@ -135,22 +135,24 @@ def test_preflight_refuses_to_start_on_failure(container):
     result = preflight(container("fipscheck/openssl-fips-tampered:latest"))
     assert result.exit_code == 1 and len(pids(result.stdout)) == 1  # CMD never ran
     lines = result.stderr.decode().splitlines()
-    assert any(line.startswith("fips-startup-check: openssl.module-integrity fail: ") for line in lines)
-    assert len(lines) == 4  # fips-mode, fips-provider, module-integrity, algorithms.approved
+    assert any(line.startswith("fips-startup-check: FAIL openssl.module-integrity: ") for line in lines)
+    assert len(lines) == 5  # fips-mode, fips-provider, module-integrity, algorithms.approved, and:
+    assert lines[-1] == "fips-startup-check: not compliant: sh not started"
 
 
 def test_preflight_warn_only_warns_and_execs(container):
     result = preflight(container("fipscheck/openssl-fips-not-activated:latest"), "--warn-only")
     first, second = pids(result.stdout)
     assert first == second and result.exit_code == 7
-    assert "fips-startup-check: warning: openssl.fips-provider fail" in result.stderr.decode()
+    assert "fips-startup-check: FAIL openssl.fips-provider: " in result.stderr.decode()
 
 
 def test_preflight_required_provider_missing(container):
     result = preflight(container(REFERENCE), "--require-provider", "libwolfprov")
     assert result.exit_code == 1
-    assert result.stderr.decode() == ("fips-startup-check: required provider libwolfprov: "
-                                      "not an active provider\n")
+    assert result.stderr.decode() == ("fips-startup-check: FAIL required provider libwolfprov: "
+                                      "not an active provider\n"
+                                      "fips-startup-check: not compliant: sh not started\n")
 
 
 @pytest.mark.parametrize(("name", "integrity"), [(REFERENCE, "pass"),

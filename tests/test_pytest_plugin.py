@@ -79,12 +79,37 @@ def test_a_failure_shows_evidence_and_junit_carries_it(pytester, image, cni_leak
     assert 'name="fips_status" value="fail"' in xml and "xtables-nft-multi" in xml
 
 
-def test_unreachable_image_is_an_error_not_a_skip(pytester):
+def test_an_unreachable_image_is_one_error_not_a_skip_nor_one_per_check(pytester):
     result = pytester.runpytest_subprocess("--fips-image=fipscheck/no-such-image:never",
-                                          "--fips-pull=never")
-    result.assert_outcomes(errors=CHECKS)
-    result.stdout.fnmatch_lines(["*libraries.banned: ERROR: no such image*",
-                                 "fipscheck/no-such-image:never: ERROR (0 pass, 0 fail, * error, 0 skip)"])
+                                          "--fips-pull=never", "--junitxml=out.xml")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*: ERROR: cannot open fipscheck/no-such-image:never, so none of its checks ran: no such image*",
+        "fipscheck/no-such-image:never: ERROR (0 pass, 0 fail, 1 error, 0 skip)"])
+    assert (pytester.path / "out.xml").read_text().count("<testcase ") == 1
+
+
+def test_a_failed_items_id_reruns_it_and_v_and_ra_show_each_message(pytester, image, cni_leaks,
+                                                                     monkeypatch):
+    """The ID pytest prints (and IDEs re-run by) is accepted back as an argument, with its
+    target taken from the ID; -v and -rA print every check's message."""
+    monkeypatch.setenv("COLUMNS", "250")  # the summary's messages are cut to the terminal's width
+    first = pytester.runpytest_subprocess(f"--fips-image={image(NO_CONNTRACK)}", *CNI_TOOLS, "-q")
+    failed = re.search(r"^FAILED (\S+::tools\.required)", first.stdout.str(), re.M).group(1)
+    assert failed == f"fips[{NO_CONNTRACK}]::tools.required"
+    again = pytester.runpytest_subprocess(failed, f"fips[{NO_CONNTRACK}]::openssl.config", *CNI_TOOLS,
+                                          "-v", "-rA")
+    again.assert_outcomes(failed=1, passed=1, deselected=CHECKS - 2)
+    again.stdout.fnmatch_lines([
+        f"fips[[]{NO_CONNTRACK}]::openssl.config PASSED*",
+        "    /usr/local/openssl/ssl/openssl.cnf activates the FIPS provider with fips=yes*",
+        f"fips[[]{NO_CONNTRACK}]::tools.required FAILED*",
+        "    not on PATH: conntrack*",
+        f"PASSED fips[[]{NO_CONNTRACK}]::openssl.config - /usr/local/openssl/ssl/openssl.cnf*",
+        f"FAILED fips[[]{NO_CONNTRACK}]::tools.required - tools.required: FAIL: not on PATH: conntrack*"])
+    unknown = pytester.runpytest_subprocess(f"fips[{NO_CONNTRACK}]::tools.requird")
+    assert unknown.ret == pytest.ExitCode.USAGE_ERROR
+    unknown.stderr.fnmatch_lines(["*tools.requird*did you mean tools.required?*"])
 
 
 def test_ini_options_and_keyword_selection(pytester, image, cni_leaks):

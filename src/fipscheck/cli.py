@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from . import __version__, progress, workdir
 from .deadline import Deadline, ScanTimeout
-from .errors import FipscheckError, NotCompliantError
+from .errors import FipscheckError, NotCompliantError, TargetError
+from .extras import needed
 from .fs import GLOB_HELP
 from .inprocess import require, status
 from .interrupts import exit_code, signal_name, sigterm_as_interrupt
@@ -31,17 +32,49 @@ if TYPE_CHECKING:
 
 EXAMPLES = """examples:
   fipscheck scan registry.example/app:1.2
+  fipscheck scan registry:ghcr.io/org/app@sha256:4f1c...   # no daemon needed
   fipscheck scan app:1.2 --policy fips-policy.toml --format junit=fips.xml --format sarif=fips.sarif
   fipscheck scan --rootfs ./root --format json --output report.json --fail-on never
-exit codes: 0 compliant, 1 not compliant, 2 could not check (see --fail-on)"""
+  fipscheck scan --host local:// --skip-dir '/opt/vendor/*' --timeout 600 -v"""
+TOP_EXAMPLES = """examples:
+  fipscheck scan registry.example/app:1.2     # an image: verdict, then every check
+  fipscheck status                            # this Python process
+  fipscheck preflight -- gunicorn app:app     # exec the command only when compliant
+  fipscheck checks                            # the check IDs"""
+EXIT_CODES = """exit codes:
+  0  compliant: every applicable check passed
+  1  not compliant: a check failed
+  2  could not check: no engine, no such image, evidence that could not be gathered, nothing
+     verified, a usage error
+  130, 143  interrupted by SIGINT or SIGTERM (the checks that finished are reported)"""
+
+
+def _epilog(examples: str) -> str:
+    """Examples, exit codes and the check IDs, for --help."""
+    listed = "\n".join(f"  {line}" for line in _check_lines())
+    return f"{examples}\n\n{EXIT_CODES}\n\nchecks:\n{listed}"
+
+
+def _check_lines() -> list[str]:
+    """A line per check: its ID and what it proves."""
+    from .checks import all_checks
+
+    checks = all_checks()
+    width = max(len(c.id) for c in checks) + 2
+    return [f"{c.id:{width}}{c.title}{' (runs inside the target)' if c.needs_runtime else ''}"
+            for c in checks]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fipscheck", description=__doc__)
+    parser = argparse.ArgumentParser(prog="fipscheck", description=__doc__.splitlines()[0],
+                                     epilog=_LazyEpilog(TOP_EXAMPLES),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fipscheck {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     scan_cmd = commands.add_parser("scan", help="check an image, a container, a host or a root "
-                                   "filesystem", epilog=EXAMPLES,
+                                   "filesystem", epilog=_LazyEpilog(EXAMPLES),
+                                   description="Check an image, a running container, a host or a "
+                                   "root filesystem; report every check with its evidence.",
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     where = scan_cmd.add_mutually_exclusive_group(required=True)
     where.add_argument("image", nargs="?", metavar="SOURCE", help=(
@@ -78,6 +111,22 @@ def _parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--format", choices=("text", "json"), default="text")
     commands.add_parser("checks", help="list the check IDs, one line each")
     return parser
+
+
+class _LazyEpilog(str):
+    """An epilog whose check list is made only when help is printed (listing the checks imports
+    every check module, which a scan of a few checks need not)."""
+
+    def __new__(cls, examples: str) -> _LazyEpilog:
+        made = super().__new__(cls, examples)
+        made.examples = examples
+        return made
+
+    def __str__(self) -> str:
+        return _epilog(self.examples)
+
+    def splitlines(self, keepends: bool = False) -> list[str]:  # what the formatter reads
+        return str(self).splitlines(keepends)
 
 
 def _add_source_options(scan_cmd: argparse.ArgumentParser) -> None:
@@ -257,15 +306,17 @@ def _interrupted(interrupt: KeyboardInterrupt, as_json: bool) -> int:
 def _cleanup(output: str) -> int:
     """Remove the run directories of runs that are gone and the containers they recorded;
     without an engine, directories holding containers are kept (exit 2)."""
-    from .targets.engine import docker_client, remove_recorded  # Docker only for this command
-
     engine_problem = None
     try:
+        with needed("containers left behind"):  # Docker only for this command
+            from .targets.engine import docker_client, reason, remove_recorded
         client = docker_client()
         client.ping()
         remover = functools.partial(remove_recorded, client)
-    except Exception as error:  # no engine: directories without containers still go
-        engine_problem, remover = f"no Docker engine: {error}", None
+    except TargetError as error:  # no engine (or no SDK): directories without containers still go
+        engine_problem, remover = str(error), None
+    except Exception as error:
+        engine_problem, remover = f"the Docker engine did not answer: {reason(error)}", None
     try:
         reaped = workdir.reap(remover)
     except KeyboardInterrupt as interrupt:
@@ -309,13 +360,7 @@ def _emit(text: str, name: str) -> None:
 
 
 def _list_checks() -> int:
-    from .checks import all_checks
-
-    checks = all_checks()
-    width = max(len(c.id) for c in checks) + 2
-    for check in checks:
-        runs = " (runs inside the target)" if check.needs_runtime else ""
-        print(f"{check.id:{width}}{check.title}{runs}")
+    print("\n".join(_check_lines()))
     return 0
 
 
@@ -328,11 +373,14 @@ def _preflight(argv: list[str], checks: list[str] | None, warn_only: bool) -> in
     try:
         require(checks)
     except NotCompliantError as error:
+        # The pattern of native/fips-startup-check.c's preflight: one log format for both.
         for result in error.failed:
-            print(f"fipscheck: {result.status.value.upper()} {result.id}: {result.message}",
+            print(f"fipscheck: {result.status.value.upper()} {result.id}: {visible(result.message)}",
                   file=sys.stderr)
         if not warn_only:
+            print(f"fipscheck: not compliant: {command[0]} not started", file=sys.stderr)
             return 1
+        print(f"fipscheck: not compliant: starting {command[0]} anyway (--warn-only)", file=sys.stderr)
     except ValueError as error:
         print(f"fipscheck: error: {error}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 SCHEMA_VERSION = 1
 FAIL_ON = ("fail", "error", "warn", "never")  # --fail-on: what makes the exit code non-zero
@@ -24,6 +24,44 @@ class Status(str, enum.Enum):
     WAIVED = "waived"
 
 
+class FindingDict(TypedDict):
+    """A finding in the JSON report."""
+
+    message: str
+    path: str | None
+    waiver: dict[str, Any] | None
+
+
+class CheckDict(TypedDict):
+    """A check's result in the JSON report (``checks[]``)."""
+
+    id: str
+    status: str  # a Status value
+    message: str
+    evidence: dict[str, Any]
+    findings: list[FindingDict]
+
+
+class ToolDict(TypedDict):
+    name: str
+    version: str
+
+
+class ReportDict(TypedDict):
+    """The JSON report (``--format json``; ``schemas/report.schema.json`` is its schema)."""
+
+    schema_version: int
+    tool: ToolDict
+    created: str
+    target: dict[str, Any]  # kind, name, and what the kind of target knows
+    verdict: str  # a Status value: pass, fail or error
+    nothing_verified: str | None
+    policy: dict[str, Any]
+    waivers: list[dict[str, Any]]
+    warnings: list[str]
+    checks: list[CheckDict]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One thing a check found wrong, where it has a place (a file in the target). Waivers
@@ -33,7 +71,8 @@ class Finding:
     path: str | None = None
     waiver: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> FindingDict:
+        """As the JSON report has it."""
         return {"message": self.message, "path": self.path, "waiver": self.waiver}
 
 
@@ -50,7 +89,8 @@ class CheckResult:
     # that files exist (required tools): alone, such passes verify nothing about FIPS.
     affirmative: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CheckDict:
+        """As the JSON report has it."""
         return {"id": self.id, "status": self.status.value, "message": self.message,
                 "evidence": self.evidence, "findings": [f.to_dict() for f in self.findings]}
 
@@ -113,6 +153,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        """0 compliant, 1 not compliant, 2 could not check (``fipscheck scan``'s exit code)."""
         return self.exit_code_for("fail")
 
     def exit_code_for(self, fail_on: str = "fail") -> int:
@@ -132,9 +173,11 @@ class Report:
         return code
 
     def failed(self) -> list[CheckResult]:
+        """The checks that failed or could not be checked."""
         return [r for r in self.checks if r.status in (Status.FAIL, Status.ERROR)]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ReportDict:
+        """The JSON report (``--format json``)."""
         from . import __version__  # the package imports this module first
 
         return {"schema_version": SCHEMA_VERSION, "tool": {"name": "fipscheck", "version": __version__},

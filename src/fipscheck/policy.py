@@ -68,6 +68,11 @@ class Waiver:
 
 @dataclass(frozen=True)
 class Policy:
+    """What the checks require beyond their defaults: a policy file or ``[tool.fipscheck]``
+    (``fipscheck.policyfile``) made into one, or keywords, e.g. ``Policy(allow_sha1=False)``,
+    ``Policy(required_tools=("iptables",))``. Immutable; ``to_dict()`` is the report's
+    ``policy``."""
+
     banned_libraries: tuple[BannedLibrary, ...] = DEFAULT_BANNED
     # SHA-1 stays approved for uses other than signatures until 2030; False requires that
     # Python refuses it for security use too.

@@ -5,6 +5,12 @@ targets: ``fips_target``, ``fips_host``, ``fips_report``, ``fips_native``.
 
 Each target is opened once per process (per xdist worker), when its first item or fixture
 needs it, and closed at the end of the session whatever happened (failure, Ctrl-C, SIGTERM).
+
+A check item's ID, ``fips[TARGET]::CHECK-ID``, is no file path, which pytest requires of a
+positional argument: the plugin takes such arguments (and ``fips[TARGET]``, every check on
+it) off the command line before pytest reads it, as ``--fips-select``, so an ID copied from a
+report, or passed by an IDE's re-run button, re-runs that item (its target opened from the
+ID when no option names it).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _pytest.runner import runtestprotocol
 
 from .checks import Check
 from .deadline import Deadline, ScanTimeout
@@ -30,6 +37,7 @@ from .policy import Policy
 from .policyfile import PolicyError, resolve_policy
 from .probes.native import install_checker
 from .probes.platform import runtime_platform
+from .renderers.escape import visible
 from .renderers.junit import classname, testcase_outcome
 from .renderers.text import counts, evidence_text
 from .runner import ScanContext, run_check, select_checks
@@ -50,6 +58,7 @@ SKIP_HELP = {"dir": f"do not walk directories matching GLOB ({GLOB_HELP})",
 NO_TARGET = ("no fipscheck target given: use --fips-image, --fips-container, --fips-host or "
              "--fips-rootfs (or the fips_image, ... ini options)")
 SESSION = "fipscheck-session"
+SUITE_PREFIX = "fips["
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--fips-policy", metavar="FILE", help="a fipscheck policy file (TOML); default: "
                     "the fips_policy ini option, else [tool.fipscheck] of the nearest pyproject.toml")
     parser.addini("fips_policy", default="", help="a fipscheck policy file (relative to the ini file)")
+    group.addoption("--fips-select", action="append", default=[], metavar="ID",
+                    help="run only this built-in check, by its node ID: fips[TARGET]::CHECK-ID, "
+                         "or fips[TARGET] for all on a target (the target need not be given "
+                         "otherwise); positional arguments of that form are taken as this option")
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
+                                  args: list[str]) -> None:
+    """Positional ``fips[...]`` arguments become ``--fips-select`` before pytest reads them
+    as paths (it would refuse them: "path cannot contain [] parametrization")."""
+    positional = set(getattr(early_config.known_args_namespace, "file_or_dir", None) or ())
+    for index, arg in enumerate(args):
+        if arg in positional and parse_node_id(arg) is not None:
+            args[index] = f"--fips-select={arg}"
+
+
+def parse_node_id(text: str) -> tuple[str, str | None] | None:
+    """``fips[LABEL]::CHECK`` -> (LABEL, CHECK); ``fips[LABEL]`` -> (LABEL, None); else None.
+    The label is everything up to the last ``]`` before the check (a label may hold ``]``:
+    a registry at ``[::1]:5000``)."""
+    if not text.startswith(SUITE_PREFIX):
+        return None
+    if text.endswith("]"):
+        return text[len(SUITE_PREFIX):-1], None
+    label, separator, check = text[len(SUITE_PREFIX):].rpartition("]::")
+    if not separator or not label or not check or "]" in check:
+        return None
+    return label, check
+
+
+def spec_of_label(label: str) -> TargetSpec:
+    """The target a label names (``container:NAME``, ``host:URL``, ``rootfs:DIR``, or an image
+    source as written), for an ID given without its target's option."""
+    kind, colon, name = label.partition(":")
+    if colon and kind in ("container", "host", "rootfs") and name:
+        return TargetSpec(kind, str(Path(name).absolute()) if kind == "rootfs" else name, name)
+    return TargetSpec("image", _anchored("image", label, Path.cwd()), label)
 
 
 class FipsWarning(UserWarning):
@@ -129,7 +175,30 @@ def target_specs(config: pytest.Config) -> list[TargetSpec]:
         base = config.inipath.parent if config.inipath else config.rootpath
     specs = [TargetSpec(kind, _anchored(kind, name, base), name)
              for kind, names in given.items() for name in names]
+    labels = {spec.label for spec in specs}
+    for label, _ in selections(config):
+        if label not in labels:  # an ID re-run on its own: its target comes from the ID
+            specs.append(spec_of_label(label))
+            labels.add(label)
     return list(dict.fromkeys(specs))
+
+
+def selections(config: pytest.Config) -> list[tuple[str, str | None]]:
+    """(label, check ID or None for all) of each ``--fips-select``; a malformed one is a usage
+    error."""
+    chosen = []
+    for text in config.getoption("fips_select", None) or []:
+        parsed = parse_node_id(text)
+        if parsed is None:
+            raise pytest.UsageError(f"--fips-select {text}: not a fipscheck node ID "
+                                    "(fips[TARGET]::CHECK-ID or fips[TARGET])")
+        if parsed[1] is not None:
+            try:
+                select_checks([parsed[1]])
+            except ValueError as error:
+                raise pytest.UsageError(f"--fips-select {text}: {error}") from None
+        chosen.append(parsed)
+    return chosen
 
 
 def _anchored(kind: str, name: str, base: Path) -> str:
@@ -169,6 +238,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, SESSION)
     session.config = config
     config.pluginmanager.register(JunitShaper(config), f"{SESSION}-junit")
+    config.pluginmanager.register(CheckMessages(config), f"{SESSION}-messages")
     if session.specs:
         sigterm_as_interrupt()
 
@@ -187,6 +257,7 @@ class FipsSession:
         self._targets: dict[TargetSpec, Target] = {}
         self._contexts: dict[TargetSpec, ScanContext] = {}
         self._open_errors: dict[TargetSpec, FipscheckError] = {}
+        self._open_errors_reported: set[TargetSpec] = set()  # the one error already shown
         self._results: dict[TargetSpec, dict[str, CheckResult]] = {}
         self._ledgers = {spec: WaiverLedger(policy.waivers, spec.name) for spec in specs}
         self.verdicts: dict[str, list[CheckResult]] = {}  # per target label, from test reports
@@ -220,13 +291,16 @@ class FipsSession:
 
     def result(self, spec: TargetSpec, check: Check) -> CheckResult:
         """The check's result on the target, computed once; a target that cannot be opened
-        makes every check on it an error."""
+        makes every check on it an error (reported once: pytest_runtest_protocol)."""
         done = self._results.setdefault(spec, {})
         if check.id not in done:
             try:
                 result = run_check(self.context(spec), check)
             except FipscheckError as error:
-                result = CheckResult(check.id, Status.ERROR, str(error), {"target": spec.label})
+                message = str(error)
+                if spec in self._open_errors:
+                    message = f"cannot open {spec.label}, so none of its checks ran: {message}"
+                result = CheckResult(check.id, Status.ERROR, message, {"target": spec.label})
             done[check.id] = self._ledgers[spec].apply(result)
         return done[check.id]
 
@@ -259,6 +333,27 @@ class FipsSession:
             suite.ihook.pytest_collectreport(report=report)
             builtin += report.result
         items[:0] = builtin
+        chosen = selections(session.config)
+        if chosen:
+            self._select(session.config, items, chosen)
+
+    @staticmethod
+    def _select(config: pytest.Config, items: list[pytest.Item],
+                chosen: list[tuple[str, str | None]]) -> None:
+        """Keep the selected checks, and the user's tests only when paths were given too (an ID
+        re-run alone runs that item alone)."""
+        keep_others = config.args_source == pytest.Config.ArgsSource.ARGS
+
+        def kept(item: pytest.Item) -> bool:
+            if not isinstance(item, FipsCheckItem):
+                return keep_others
+            return any(item.spec.label == label and check in (None, item.check.id)
+                       for label, check in chosen)
+
+        dropped = [item for item in items if not kept(item)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [item for item in items if kept(item)]
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Users' tests that use a fips_* fixture run once per target, as the checks do."""
@@ -277,6 +372,16 @@ class FipsSession:
 
         return TargetScheduling(config, log, [spec.label for spec in self.specs])
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        """A target that cannot be opened is one error, on the first of its checks to run (its
+        message names the target and why); the others on it run silently, unreported (set-up
+        and teardown still happen as pytest does them, with nothing to do)."""
+        if not isinstance(item, FipsCheckItem) or item.spec not in self._open_errors_reported:
+            return None
+        runtestprotocol(item, log=False, nextitem=nextitem)
+        return True
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         """A skipped check is reported under its node ID (``-rs`` would otherwise name the
@@ -284,6 +389,11 @@ class FipsSession:
         report = yield
         if isinstance(item, FipsCheckItem) and report.skipped and call.excinfo is not None:
             report.longrepr = (item.nodeid, None, str(call.excinfo.value))
+        if isinstance(item, FipsCheckItem) and call.when == "setup" and item.spec in self._open_errors:
+            self._open_errors_reported.add(item.spec)
+        if isinstance(item, FipsCheckItem) and report.passed and call.when == "call":
+            # -rA's summary shows a report's message after its ID: each check's, as for failures
+            report.longrepr = visible(item.fips.result(item.spec, item.check).message)
         return report
 
     @pytest.hookimpl(tryfirst=True)  # before pytest's junitxml writes the properties
@@ -373,6 +483,24 @@ class JunitShaper:
             node = reporter.nodes[-1]
             node.set("message", outcome.message)
             node.text = outcome.body or None
+
+
+class CheckMessages:
+    """``-v``: each check's message on a line of its own under its result (pytest shows only a
+    skip's reason on that line)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter wrote the result line
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "fips_message" not in props or self.config.getoption("verbose") <= 0:
+            return
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write(f"\n    {visible(props['fips_message'])}")
 
 
 class FipsSuite(pytest.Collector):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ..extras import needed
 from .base import ExecResult, Target, TargetConfig
 from .sources import SourceOptions, open_source
 
@@ -45,4 +46,6 @@ def open_target(kind: str, name: str, options: SourceOptions | None = None,
             raise ValueError(f"{', '.join(kind_options)}: not an option of {kind} targets")
         return open_source(name if kind == "image" else f"dir:{name}", options)
     module, cls = KINDS[kind]
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(name, **kind_options)
+    with needed("running containers" if kind == "container" else "hosts"):
+        target_class = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    return target_class(name, **kind_options)

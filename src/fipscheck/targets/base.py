@@ -9,14 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotApplicableError, TargetError
+from ..extras import needed
 from ..fs import RootFilesystem
 
 if TYPE_CHECKING:
     import testinfra.host
+    from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 
 @dataclass(frozen=True)
 class ExecResult:
+    """A command run inside a target: its argv, exit code and output."""
+
     argv: tuple[str, ...]
     exit_code: int
     stdout: bytes
@@ -63,6 +67,10 @@ class TargetConfig:
 
 
 class Target(abc.ABC):
+    """Where evidence comes from: a filesystem to read, a configuration, and, when
+    ``can_run``, commands run inside it. A context manager: ``close()`` on exit removes what
+    it created (containers, temporary files)."""
+
     kind: str
     can_run = False  # runtime probes need to run a command inside the target
     own_kernel = False  # a host has its own kernel; a container shares its host's
@@ -72,7 +80,7 @@ class Target(abc.ABC):
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -122,7 +130,8 @@ class Target(abc.ABC):
         if not self.can_run:
             raise NotApplicableError(f"the target cannot run commands ({self.cannot_run_reason}), so "
                                      "it has no testinfra host")
-        from .infra import TargetBackend  # testinfra is imported only by those who ask for it
+        with needed("testinfra hosts (the fips_host fixture)"):
+            from .infra import TargetBackend  # testinfra: imported only by those who ask for it
 
         return TargetBackend.host_for(self)
 

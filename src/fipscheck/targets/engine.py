@@ -1,5 +1,6 @@
-"""The Docker engine, reached through the Docker SDK on its socket (``DOCKER_HOST`` or the
-default), and the containers fipscheck creates in it.
+"""The Docker engine, reached through the Docker SDK where the docker CLI would reach it
+(``DOCKER_HOST``, else the current Docker context: ``DOCKER_CONTEXT`` or ``docker context
+use``, else the default socket), and the containers fipscheck creates in it.
 
 A container is fipscheck's only if this or an earlier run recorded its name in its run
 directory (``workdir``) before creating it. Its labels (``org.fipscheck.*``) are for people
@@ -18,6 +19,9 @@ from collections.abc import Iterator
 
 import docker
 import requests
+from docker.constants import DEFAULT_UNIX_SOCKET
+from docker.context import ContextAPI
+from docker.context.config import get_current_context_name
 from docker.errors import APIError, DockerException, NotFound
 
 from .. import workdir
@@ -34,14 +38,63 @@ class EngineError(TargetError):
 
 
 def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    """Where ``docker_client()`` looks for the engine, for messages: ``DOCKER_HOST``, else the
+    current context's endpoint (named, unless it is the default context)."""
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    name = _context_name()
+    try:
+        context = ContextAPI.get_context(name)
+    except DockerException as error:
+        return f"the Docker context {name!r} ({reason(error)})"
+    host = (context.Host if context is not None else None) or DEFAULT_UNIX_SOCKET
+    return host if name == "default" else f"{host} (Docker context {name!r})"
+
+
+def _context_name() -> str:
+    return os.environ.get("DOCKER_CONTEXT") or get_current_context_name()
 
 
 def docker_client() -> docker.DockerClient:
+    """A client of the engine where the docker CLI would find it (docker>=7.2 honours the
+    Docker contexts); TargetError naming where it looked when none answers there. A context
+    that does not exist is refused, as the docker CLI refuses it (the SDK would fall back to
+    the default socket: another engine than the one asked for)."""
+    if not os.environ.get("DOCKER_HOST") and _context_name() != "default":
+        try:
+            missing = ContextAPI.get_context(_context_name()) is None
+        except DockerException as error:
+            raise TargetError(f"cannot read the Docker context {_context_name()!r}: "
+                              f"{reason(error)}") from None
+        if missing:
+            raise TargetError(f"no Docker context {_context_name()!r} (DOCKER_CONTEXT or `docker "
+                              "context use`): create it, or set DOCKER_HOST") from None
     try:
         return docker.from_env(timeout=300)
     except DockerException as error:
-        raise TargetError(f"no Docker engine answers at {engine_address()}: {error}") from None
+        raise TargetError(f"no Docker engine answers at {engine_address()} ({reason(error)}): "
+                          "start one, or point DOCKER_HOST or a Docker context at one") from None
+
+
+def reason(error: BaseException) -> str:
+    """The cause of an SDK error in a few words ("No such file or directory", "Connection
+    refused"): the innermost operating-system error among its causes and arguments, rather
+    than the SDK's nested reprs."""
+    seen: set[int] = set()
+    pending: list[object] = [error]
+    found: OSError | None = None
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, OSError) and item.strerror:
+            found = item
+        pending.extend([*item.args, item.__cause__, item.__context__])
+    if found is not None:
+        return found.strerror or type(found).__name__
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:200]
 
 
 @contextlib.contextmanager

@@ -4,7 +4,6 @@ pulled into it by the engine as ``--pull`` says (``missing``, the default; ``alw
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import docker
@@ -14,6 +13,7 @@ from docker.models.images import Image as EngineImage
 from ..errors import TargetError
 from ..progress import ProgressLine
 from .base import TargetConfig
+from .engine import engine_address
 from .oci import Platform
 from .sources import PULL_POLICIES
 
@@ -31,8 +31,7 @@ def platform_problem(client: docker.DockerClient, platform: Platform) -> str:
     engine = Platform(str(version.get("Os") or "linux"), str(version.get("Arch") or "")).normalized()
     if engine.matches(platform) or platform.matches(engine):
         return ""
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    return f"the image is {platform} and the engine at {where} runs {engine}"
+    return f"the image is {platform} and the engine at {engine_address()} runs {engine}"
 
 
 def describe_engine_image(image: EngineImage) -> dict[str, Any]:

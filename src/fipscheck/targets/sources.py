@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TargetError
+from ..extras import needed
 from .base import TargetConfig
 from .oci import MAX_CONFIG, Platform, load_json
 
@@ -77,7 +78,8 @@ def open_source(text: str, options: SourceOptions | None = None) -> Target:
         raise ValueError("--config and --env configure a bare directory (dir:DIR or --rootfs); "
                          "an image brings its own configuration")
     if source.scheme == "docker":
-        from .image import ImageTarget
+        with needed("images of a Docker engine"):
+            from .image import ImageTarget
 
         return ImageTarget(source.reference, pull=options.pull, platform=options.platform)
     if source.scheme == "dir":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import workdir
 from ..errors import TargetError
+from ..extras import MissingExtraError, needed
 from ..fs import RootFilesystem
 from ..progress import ProgressLine
 from . import archives
@@ -28,7 +28,6 @@ from .base import ExecResult, Target, TargetConfig
 from .export import ExtractStats, Scratch, scratch_dir
 from .layers import apply_layers
 from .oci import MAX_CONFIG, Image, Platform, VerifiedReader, read_blob
-from .registry import Reference, pull
 
 if TYPE_CHECKING:
     from .image import ImageTarget
@@ -41,6 +40,9 @@ def open_image(source: Source, options: SourceOptions, workdir: Path, progress: 
     """Resolve a registry, archive or layout source to one image (manifest and configuration
     read and verified; layers are read, and a registry's downloaded, later)."""
     if source.scheme == "registry":
+        with needed("registry: sources"):  # requests; archives and layouts need nothing more
+            from .registry import Reference, pull
+
         try:
             ref = Reference.parse(source.reference)
         except ValueError as error:
@@ -165,18 +167,23 @@ class UnpackedImageTarget(Target):
 
 
 def _engine_problem(platform: Platform, source: Source) -> str:
-    from docker.errors import DockerException
-    from requests import RequestException
+    try:
+        with needed("runtime checks of an image"):
+            from docker.errors import DockerException
+            from requests import RequestException
 
-    from .engine import docker_client
-    from .pull import platform_problem
+            from .engine import docker_client, engine_address, reason
+            from .pull import platform_problem
+    except MissingExtraError as missing:
+        return f"{missing}; the image from {source.scheme} is checked by its files alone"
 
     try:
         return platform_problem(docker_client(), platform)
-    except (TargetError, DockerException, RequestException) as error:
-        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        return (f"no Docker engine answers at {where} ({str(error)[:200]}), so the image from "
-                f"{source.scheme} is checked by its files alone")
+    except TargetError as error:  # no engine: docker_client() said where it looked
+        return f"{error}; the image from {source.scheme} is checked by its files alone"
+    except (DockerException, RequestException) as error:
+        return (f"the Docker engine at {engine_address()} did not answer ({reason(error)}); the "
+                f"image from {source.scheme} is checked by its files alone")
 
 
 def load_into_engine(client, image: Image) -> bool:
