@@ -56,7 +56,9 @@ def report(**options: Any) -> dict[str, Any]:
     libcrypto/wolfssl (explicit library paths), try_fips_mode_set (OpenSSL 1.x: tell
     "FIPS-capable but off" from "not capable"; this one does change the process),
     require_provider (names), require_wolfssl."""
-    from ._native import ffi, lib  # built by pip install; imported late so the rest works without
+    # built by pip install; imported late so the rest works without. A cffi extension
+    # module: no Python source or stubs for mypy to read.
+    from ._native import ffi, lib  # type: ignore[import-not-found]
 
     argv = ["fipscheck", *options_to_argv(**options)]
     keep = [ffi.new("char[]", arg.encode()) for arg in argv]
@@ -64,7 +66,7 @@ def report(**options: Any) -> dict[str, Any]:
     if raw == ffi.NULL:
         raise MemoryError("the native checker could not allocate its report")
     try:
-        document = json.loads(ffi.string(raw).decode("utf-8", errors="replace"))
+        document: dict[str, Any] = json.loads(ffi.string(raw).decode("utf-8", errors="replace"))
     finally:
         lib.fsc_free(raw)
     if "usage_error" in document:

@@ -29,11 +29,11 @@ class ScanContext:
         self.target = target
         self.policy = policy or Policy()
         self.deadline = deadline or Deadline()
-        self._evidence: dict[Callable, object] = {}
-        self._failures: dict[Callable, BaseException] = {}
+        self._evidence: dict[Callable[[ScanContext], object], object] = {}
+        self._failures: dict[Callable[[ScanContext], object], BaseException] = {}
         # One lock per probe: checks may run in two threads (see scan), and a probe asked
         # for by both is computed once. Probes only ever ask for other probes, never back.
-        self._locks: dict[Callable, threading.RLock] = {}
+        self._locks: dict[Callable[[ScanContext], object], threading.RLock] = {}
         self._locks_lock = threading.Lock()
 
     def evidence(self, probe: Callable[[ScanContext], T]) -> T:
@@ -129,8 +129,12 @@ def run_checks(ctx: ScanContext, checks: list[Check]) -> Iterator[CheckResult]:
         yield from (run_check(ctx, c) for c in checks)
         return
     finished: queue.Queue[CheckResult] = queue.Queue()
-    threading.Thread(target=lambda: [finished.put(run_check(ctx, c)) for c in runtime],
-                     name="fipscheck-runtime-checks", daemon=True).start()
+
+    def run_runtime() -> None:
+        for c in runtime:
+            finished.put(run_check(ctx, c))
+
+    threading.Thread(target=run_runtime, name="fipscheck-runtime-checks", daemon=True).start()
     ahead = deque(c for c in checks if c not in runtime)
     done: dict[str, CheckResult] = {}
     for check in checks:

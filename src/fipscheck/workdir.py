@@ -245,7 +245,7 @@ def _reap_one(directory: Path, remove_containers: ContainerRemover | None, reape
         records = recorded_containers(directory)
         if records and remove_containers is None:
             problem = "holds containers to remove (needs the engine)"
-        elif records:
+        elif records and remove_containers is not None:  # (not None: the if above takes that)
             try:
                 gone = remove_containers(records)
             except Exception as error:  # the engine is away: keep the records for later

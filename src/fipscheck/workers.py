@@ -41,8 +41,8 @@ def ordered_map(work: Callable[[Any, T], R], setup: Callable[[], Any], items: It
     # child); otherwise a fork server, started from a clean interpreter, makes them.
     import multiprocessing  # here: ``import fipscheck`` in an application does not need it
 
-    method = "fork" if threading.active_count() == 1 else "forkserver"
-    context = multiprocessing.get_context(method)
+    context = (multiprocessing.get_context("fork") if threading.active_count() == 1
+               else multiprocessing.get_context("forkserver"))
     processes, pipes = [], []
     try:
         for _ in range(workers):

@@ -67,7 +67,9 @@ class Check:
 _REGISTRY: dict[str, Check] = {}
 
 
-def check(check_id: str, title: str, *, needs_runtime: bool = False, affirmative: bool = True):
+def check(
+        check_id: str, title: str, *, needs_runtime: bool = False, affirmative: bool = True,
+) -> Callable[[Callable[[ScanContext], Outcome]], Callable[[ScanContext], Outcome]]:
     def register(func: Callable[[ScanContext], Outcome]) -> Callable[[ScanContext], Outcome]:
         if check_id in _REGISTRY:
             raise ValueError(f"check {check_id} registered twice")
