@@ -117,6 +117,8 @@ class _LazyEpilog(str):
     """An epilog whose check list is made only when help is printed (listing the checks imports
     every check module, which a scan of a few checks need not)."""
 
+    examples: str
+
     def __new__(cls, examples: str) -> _LazyEpilog:
         made = super().__new__(cls, examples)
         made.examples = examples
@@ -162,7 +164,7 @@ def _add_scope_options(scan_cmd: argparse.ArgumentParser) -> None:
                        "text reports: every check's evidence, not only the failures'")
 
 
-def _add_process_commands(commands) -> None:
+def _add_process_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status_cmd = commands.add_parser("status", help="check this Python process (as fipscheck.status())")
     status_cmd.add_argument("--format", choices=FORMATS, default="text")
     preflight = commands.add_parser(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import FipscheckError
 from .policy import DEFAULT_BANNED, BannedLibrary, Policy, Waiver, glob_pattern
@@ -63,7 +63,7 @@ class _Reader:
     def choice(self, key: str, value: Any, choices: tuple[str, ...]) -> str:
         if value not in choices:
             raise self.fail(key, f"one of {', '.join(map(repr, choices))}", value)
-        return value
+        return cast(str, value)  # one of the choices
 
     def glob(self, key: str, value: Any, *, absolute: bool) -> str:
         text = self.string(key, value)
@@ -290,7 +290,7 @@ def resolve_policy(path: str | Path | None, *, required_tools: tuple[str, ...] =
     for key, given in (("required_tools", required_tools), ("skip_dirs", skip_dirs),
                        ("skip_files", skip_files)):
         if given:
-            merged = tuple(dict.fromkeys((*getattr(policy, key), *given)))
-            policy = replace(policy, **{key: merged},
+            change: dict[str, Any] = {key: tuple(dict.fromkeys((*getattr(policy, key), *given)))}
+            policy = replace(policy, **change,
                              decided_by={**policy.decided_by, key: "command line"})
     return policy

@@ -28,7 +28,9 @@ def renderer(name: str) -> Callable[[Report], str]:
     if name == "json":
         return to_json
     if name in LAZY:
-        return getattr(importlib.import_module(f".{name}", __name__), LAZY[name])
+        function: Callable[[Report], str] = getattr(importlib.import_module(f".{name}", __name__),
+                                                    LAZY[name])
+        return function
     raise ValueError(f"unknown format {name!r}; choose from {', '.join(FORMATS)}")
 
 

@@ -16,6 +16,8 @@ from .. import __version__
 from ..model import Report
 from .escape import json_text
 
+_FIPS_MODE: dict[object, str] = {True: "on", False: "off"}  # a module's fips_mode, as a property
+
 
 def _certification(certificate: dict[str, Any] | None) -> list[str]:
     if not certificate or not certificate.get("validated"):
@@ -45,7 +47,7 @@ def _component(module: dict[str, Any]) -> dict[str, Any]:
     digest = hashlib.sha256(repr(sorted(module.items())).encode("utf-8", "surrogateescape")).hexdigest()
     certificate = module.get("certificate") or {}
     properties = {"fipscheck:kind": module.get("kind"), "fipscheck:check": module.get("check"),
-                  "fipscheck:fips-mode": {True: "on", False: "off"}.get(module.get("fips_mode"), "unknown"),
+                  "fipscheck:fips-mode": _FIPS_MODE.get(module.get("fips_mode"), "unknown"),
                   "fipscheck:cmvp": certificate.get("text") or "not a FIPS module",
                   "fipscheck:found-by": module.get("found_by")}
     if certificate.get("certificate"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import Any
 
 from ..model import CheckResult, Report, Status
 from .escape import visible
@@ -46,7 +47,7 @@ def classname(target_label: str) -> str:
     return visible(target_label)
 
 
-def target_label(target: dict) -> str:
+def target_label(target: dict[str, Any]) -> str:
     """The target as the plugin names it: an image as written, other kinds as kind:name."""
     name = str(target.get("name", ""))
     return name if target.get("kind") == "image" else f"{target.get('kind')}:{name}"
