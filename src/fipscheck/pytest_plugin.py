@@ -22,6 +22,7 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from _pytest.runner import runtestprotocol
@@ -44,6 +45,18 @@ from .runner import ScanContext, run_check, select_checks
 from .targets import KINDS, SourceOptions, Target, open_target
 from .targets.sources import FILE_SCHEMES, PULL_POLICIES, parse_source
 from .waivers import WaiverLedger
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable, Generator, Sequence
+
+    # testinfra and pytest-xdist have no py.typed marker: mypy does not read them
+    import testinfra.host  # type: ignore[import-untyped]
+    from _pytest._code.code import TerminalRepr, TracebackStyle
+    from _pytest.junitxml import LogXML
+    from xdist.remote import Producer  # type: ignore[import-untyped]
+
+    from .scheduling import TargetScheduling
 
 TARGET_HELP = {
     "image": ("SOURCE", "an image: NAME or docker:NAME (the engine's), registry:REF, "
@@ -220,7 +233,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fips_runtime: a built-in fipscheck check that runs "
                                        "something inside the target")
     def option(name: str) -> list[str]:  # the command line's, else the ini file's
-        return config.getoption(name) or config.getini(name)
+        return cast("list[str]", config.getoption(name) or config.getini(name))
 
     specs = target_specs(config)
     policy = policy_of(config, option("fips_require_tool"), tuple(option("fips_skip_dir")),
@@ -358,12 +371,13 @@ class FipsSession:
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Users' tests that use a fips_* fixture run once per target, as the checks do."""
         if "fips_target_spec" in metafunc.fixturenames:
-            specs = self.specs or [None]
+            specs: Sequence[TargetSpec | None] = self.specs or [None]
             metafunc.parametrize("fips_target_spec", specs, indirect=True,
                                  ids=[s.label if s else "no-target" for s in specs])
 
     @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only with -n
-    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+    def pytest_xdist_make_scheduler(self, config: pytest.Config,
+                                    log: Producer) -> TargetScheduling | None:
         """Under ``--dist load`` (xdist's default): a target's checks and the user's tests on
         it go to one worker, so each target is opened (an image created and exported) once."""
         if not self.specs or config.getvalue("dist") != "load":
@@ -383,12 +397,15 @@ class FipsSession:
         return True
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+    def pytest_runtest_makereport(
+            self, item: pytest.Item, call: pytest.CallInfo[None],
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """A skipped check is reported under its node ID (``-rs`` would otherwise name the
         line of this plugin that raised the skip)."""
         report = yield
         if isinstance(item, FipsCheckItem) and report.skipped and call.excinfo is not None:
-            report.longrepr = (item.nodeid, None, str(call.excinfo.value))
+            # no line number: pytest's annotation says int, its skip summary takes None too
+            report.longrepr = (item.nodeid, None, str(call.excinfo.value))  # type: ignore[assignment]
         if isinstance(item, FipsCheckItem) and call.when == "setup" and item.spec in self._open_errors:
             self._open_errors_reported.add(item.spec)
         if isinstance(item, FipsCheckItem) and report.passed and call.when == "call":
@@ -400,7 +417,7 @@ class FipsSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collects verdicts and waiver matches from the reports, so that under xdist the
         controller, which runs no check itself, can summarise the workers' results."""
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)  # this plugin's (fips_*) are str
         if "fips_status" in props and (report.when == "call" or (report.when == "setup" and report.failed)):
             check = _checks_by_id().get(props["fips_check"])
             self.verdicts.setdefault(props["fips_target"], []).append(CheckResult(
@@ -433,7 +450,7 @@ class FipsSession:
                 for results in self.verdicts.values()):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.cleanup_error:
             terminalreporter.section("fipscheck cleanup", red=True)
             terminalreporter.line(f"fipscheck: error: {self.cleanup_error}", red=True)
@@ -468,7 +485,7 @@ class JunitShaper:
 
     @pytest.hookimpl(trylast=True)  # after junitxml has made the testcase element
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)  # this plugin's (fips_*) are str
         xml = _junit_xml(self.config)
         if xml is None or "fips_status" not in props or report.when == "teardown":
             return
@@ -494,7 +511,7 @@ class CheckMessages:
 
     @pytest.hookimpl(trylast=True)  # after the terminal reporter wrote the result line
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)  # this plugin's (fips_*) are str
         if "fips_message" not in props or self.config.getoption("verbose") <= 0:
             return
         if report.when == "call" or (report.when == "setup" and report.failed):
@@ -506,7 +523,7 @@ class CheckMessages:
 class FipsSuite(pytest.Collector):
     """The built-in checks on one target (not found in any file: FipsSession makes it)."""
 
-    def __init__(self, *, spec: TargetSpec, fips: FipsSession, **kwargs) -> None:
+    def __init__(self, *, spec: TargetSpec, fips: FipsSession, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec, self.fips = spec, fips
 
@@ -522,7 +539,7 @@ class FipsCheckFailed(Exception):
 
 
 class FipsCheckItem(pytest.Item):
-    def __init__(self, *, check: Check, spec: TargetSpec, fips: FipsSession, **kwargs) -> None:
+    def __init__(self, *, check: Check, spec: TargetSpec, fips: FipsSession, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check, self.spec, self.fips = check, spec, fips
         self.add_marker("fips")
@@ -553,16 +570,17 @@ class FipsCheckItem(pytest.Item):
         if result.status is Status.FAIL:
             raise FipsCheckFailed(result)
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, FipsCheckFailed):
             return evidence_text(excinfo.value.result)
         return super().repr_failure(excinfo, style)
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[os.PathLike[str] | str, int | None, str]:
         return self.path, None, f"{self.spec.label}::{self.check.id}"
 
 
-def _junit_xml(config: pytest.Config | None):
+def _junit_xml(config: pytest.Config | None) -> LogXML | None:
     """pytest's junitxml writer when --junitxml is on (its stash key is what pytest's own
     record_xml_attribute uses), else None."""
     from _pytest.junitxml import xml_key
@@ -571,13 +589,13 @@ def _junit_xml(config: pytest.Config | None):
 
 
 def _session(request: pytest.FixtureRequest) -> FipsSession:
-    return request.config.pluginmanager.get_plugin(SESSION)
+    return cast("FipsSession", request.config.pluginmanager.get_plugin(SESSION))  # pytest_configure's
 
 
 @pytest.fixture
 def fips_target_spec(request: pytest.FixtureRequest) -> TargetSpec:
     """Which target a test runs on (parametrized by the plugin over every given target)."""
-    spec = getattr(request, "param", None)
+    spec: TargetSpec | None = getattr(request, "param", None)
     if spec is None:
         pytest.skip(NO_TARGET)
     return spec
@@ -594,7 +612,7 @@ def fips_target(request: pytest.FixtureRequest, fips_target_spec: TargetSpec) ->
 
 
 @pytest.fixture
-def fips_host(fips_target: Target):
+def fips_host(fips_target: Target) -> testinfra.host.Host:
     """A testinfra Host on the target: ``.file()``, ``.package()``, ``.run()`` run inside the
     image's container, in the running container, or on the host (skipped for a rootfs)."""
     try:
@@ -616,7 +634,7 @@ class NativeRun:
 
     argv: tuple[str, ...]
     exit_code: int  # 0 compliant, 1 not compliant, 2 could not check
-    report: dict | None  # its JSON report (None with --text or a preflight's exec'd command)
+    report: dict[str, Any] | None  # its JSON report (None with --text or a preflight's exec'd command)
     stdout: str
     stderr: str
 
@@ -639,14 +657,14 @@ def _native_checker_in(ctx: ScanContext) -> str:
 
 @pytest.fixture
 def fips_native(request: pytest.FixtureRequest, fips_target: Target,
-                fips_target_spec: TargetSpec):
+                fips_target_spec: TargetSpec) -> Callable[..., NativeRun]:
     """Run the native checker (native/fips-startup-check.c) inside the target with options of
     your own: keywords as ``fipscheck.native.report()`` takes them (``require_provider="fips"``,
     ``libcrypto="/opt/lib/libcrypto.so.3"``, ...), or raw arguments (``"--text"``, or
     ``"--", "/app/cni-agent", "--version"`` for the preflight). Returns a NativeRun."""
     checker = _native_checker_in(_session(request).context(fips_target_spec))
 
-    def run(*args: str, **options) -> NativeRun:
+    def run(*args: str, **options: Any) -> NativeRun:
         argv = [checker, *options_to_argv(**options), *args]
         done = fips_target.exec(argv)
         try:

@@ -10,8 +10,14 @@ other test is a unit of its own, distributed as ``load`` distributes it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from xdist.scheduler import LoadScopeScheduling
+# pytest-xdist has inline annotations but no py.typed marker: mypy does not read it
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    import pytest
+    from xdist.remote import Producer  # type: ignore[import-untyped]  # as above
 
 
 def target_scope(nodeid: str, labels: Iterable[str]) -> str:
@@ -30,10 +36,11 @@ def target_scope(nodeid: str, labels: Iterable[str]) -> str:
     return nodeid
 
 
-class TargetScheduling(LoadScopeScheduling):
+class TargetScheduling(LoadScopeScheduling):  # type: ignore[misc]  # Any to mypy (see the import)
     """``--dist load`` with each target's tests as one unit (see the module docstring)."""
 
-    def __init__(self, config, log=None, labels: Iterable[str] = ()) -> None:
+    def __init__(self, config: pytest.Config, log: Producer | None = None,
+                 labels: Iterable[str] = ()) -> None:
         super().__init__(config, log)
         self.labels = list(labels)
 
