@@ -17,9 +17,13 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import progress
 from .errors import EvidenceError, RootEscapeError
+
+if TYPE_CHECKING:
+    from io import FileIO
 
 MAX_SYMLINKS = 40  # as Linux's path walk allows
 # What a name is, for the reasons given when fipscheck will not read it.
@@ -119,7 +123,7 @@ def _any_of(globs: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(fnmatch.translate, globs))) if globs else None
 
 
-def _holds_a_root(entries: list[os.DirEntry]) -> bool:
+def _holds_a_root(entries: list[os.DirEntry[str]]) -> bool:
     names = {e.name for e in entries}
     return names >= ROOT_MARKERS and bool(names & ROOT_PROGRAM_DIRS)
 
@@ -206,7 +210,7 @@ class RootFilesystem:
         except OSError as error:  # the host's path would only repeat the root's
             raise EvidenceError(f"cannot examine {path}: {error.strerror or error}") from None
 
-    def open(self, path: str):
+    def open(self, path: str) -> FileIO:
         """Open a regular file for reading. A device is refused before it is opened (opening
         some has effects); O_NOFOLLOW guards the last component (resolved already),
         O_NONBLOCK keeps a FIFO swapped in meanwhile from hanging us until fstat rejects it."""
