@@ -17,7 +17,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from . import progress
 from .errors import EvidenceError, RootEscapeError
@@ -39,6 +39,18 @@ REFUSED = {
     "block device": "never opened: opening a device can have effects",
     "directory": "not a file",
 }
+
+
+class SkippedFiles(TypedDict):
+    count: int  # files left out by --skip-file globs
+    first: list[str]  # the first of them by name
+
+
+class WalkRecord(TypedDict, total=False):
+    """What walks left out (``RootFilesystem.walk_record``)."""
+
+    not_walked: dict[str, str]  # directory -> why it was not entered
+    skipped_files: SkippedFiles
 
 
 def kind_of(mode: int) -> str:
@@ -328,9 +340,9 @@ class RootFilesystem:
             return f"another filesystem ({kind})" if kind else "another filesystem"
         return None
 
-    def walk_record(self) -> dict[str, object]:
+    def walk_record(self) -> WalkRecord:
         """What walks left out, for evidence (empty when they left out nothing)."""
-        record: dict[str, object] = {}
+        record: WalkRecord = {}
         if self.not_walked:
             record["not_walked"] = dict(sorted(self.not_walked.items()))
         if self.skipped_files:

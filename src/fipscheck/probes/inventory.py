@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from ..elf import ET_DYN, ET_EXEC, HEAD, MAGIC, DynamicInfo, ElfError, ElfFile, SearchBudget
 from ..errors import EvidenceError, mark_file, reading
-from ..fs import Entry
+from ..fs import Entry, WalkRecord
 from ..workers import ordered_map
 from .signatures import LIBCRYPTO_NAME, CryptoSignature, banners, carried_crypto, compiled_dirs
 
@@ -108,7 +108,7 @@ class Inventory:
     unreadable: list[str] = field(default_factory=list)
     special: list[str] = field(default_factory=list)  # devices, FIFOs, sockets: never opened
     undecodable: list[str] = field(default_factory=list)  # names that are not UTF-8
-    walk: dict[str, object] = field(default_factory=dict)  # what the walk left out, and why
+    walk: WalkRecord = field(default_factory=WalkRecord)  # what the walk left out, and why
     ignored: int = 0  # files the policy's ignore_paths leave out
 
 
