@@ -28,7 +28,7 @@ import os
 import re
 import struct
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO, NamedTuple
 
 from .errors import EvidenceError
@@ -157,6 +157,7 @@ class ElfFile:
          phentsize, phnum, shentsize, shnum, shstrndx) = layout.header.unpack(
             self._read(16, layout.header.size))
         self._shoff, self._shentsize, self._shnum, self._shstrndx = shoff, shentsize, shnum, shstrndx
+        self._phdrs: list[tuple[int, int, int, int, int]]
         self._phdrs = phdrs = list(map(layout.ph_fields,
                                        self._table(phoff, phentsize, phnum, layout.phdr)))
         self._interp = self._dyn = None
@@ -165,7 +166,7 @@ class ElfFile:
                 self._interp = row
             elif row[0] == PT_DYNAMIC and self._dyn is None:
                 self._dyn = row
-        self._columns: tuple | None = None  # the section table, see _section_count
+        self._columns: tuple[Sequence[int], ...] | None = None  # the section table, see _section_count
         self._names = b""
         self._sections: list[SectionHeader] | None = None
 
@@ -213,7 +214,8 @@ class ElfFile:
         self._check(offset, size)
         return self._bytes(offset, size)
 
-    def _table(self, offset: int, entsize: int, count: int, layout: struct.Struct) -> Iterator[tuple]:
+    def _table(self, offset: int, entsize: int, count: int,
+               layout: struct.Struct) -> Iterator[tuple[int, ...]]:
         if count > MAX_TABLE or (count and entsize < layout.size):
             raise ElfError(f"implausible table: {count} entries of {entsize} bytes")
         data = self._read(offset, entsize * count)
@@ -323,7 +325,7 @@ class ElfFile:
             else:  # a table with padded entries: unpacked entry by entry
                 rows = [_SECTION_FIELDS(r) for r in self._table(self._shoff, entsize, count,
                                                                 layout.shdr)]
-                self._columns = tuple(zip(*rows, strict=True))  # type: ignore[assignment]
+                self._columns = tuple(zip(*rows, strict=True))
             if self._shstrndx >= count:
                 raise ElfError("section name table index out of range")
             self._names = self._read(self._row(self._shstrndx)[_OFFSET],
@@ -407,7 +409,7 @@ class ElfFile:
             self._budget.charge(size)
 
     # -- searches --------------------------------------------------------------------------
-    def _window(self, start: int, end: int, behind: int = 0) -> tuple[bytes, int]:
+    def _window(self, start: int, end: int, behind: int = 0) -> tuple[bytes | mmap.mmap, int]:
         """Bytes holding [start, end) and the file offset they begin at, with ``behind``
         bytes before ``start`` (for patterns that look behind) where the file has them."""
         if end <= len(self._head):

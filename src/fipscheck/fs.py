@@ -17,9 +17,13 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from . import progress
 from .errors import EvidenceError, RootEscapeError
+
+if TYPE_CHECKING:
+    from io import FileIO
 
 MAX_SYMLINKS = 40  # as Linux's path walk allows
 # What a name is, for the reasons given when fipscheck will not read it.
@@ -35,6 +39,18 @@ REFUSED = {
     "block device": "never opened: opening a device can have effects",
     "directory": "not a file",
 }
+
+
+class SkippedFiles(TypedDict):
+    count: int  # files left out by --skip-file globs
+    first: list[str]  # the first of them by name
+
+
+class WalkRecord(TypedDict, total=False):
+    """What walks left out (``RootFilesystem.walk_record``)."""
+
+    not_walked: dict[str, str]  # directory -> why it was not entered
+    skipped_files: SkippedFiles
 
 
 def kind_of(mode: int) -> str:
@@ -119,7 +135,7 @@ def _any_of(globs: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(fnmatch.translate, globs))) if globs else None
 
 
-def _holds_a_root(entries: list[os.DirEntry]) -> bool:
+def _holds_a_root(entries: list[os.DirEntry[str]]) -> bool:
     names = {e.name for e in entries}
     return names >= ROOT_MARKERS and bool(names & ROOT_PROGRAM_DIRS)
 
@@ -206,7 +222,7 @@ class RootFilesystem:
         except OSError as error:  # the host's path would only repeat the root's
             raise EvidenceError(f"cannot examine {path}: {error.strerror or error}") from None
 
-    def open(self, path: str):
+    def open(self, path: str) -> FileIO:
         """Open a regular file for reading. A device is refused before it is opened (opening
         some has effects); O_NOFOLLOW guards the last component (resolved already),
         O_NONBLOCK keeps a FIFO swapped in meanwhile from hanging us until fstat rejects it."""
@@ -324,9 +340,9 @@ class RootFilesystem:
             return f"another filesystem ({kind})" if kind else "another filesystem"
         return None
 
-    def walk_record(self) -> dict[str, object]:
+    def walk_record(self) -> WalkRecord:
         """What walks left out, for evidence (empty when they left out nothing)."""
-        record: dict[str, object] = {}
+        record: WalkRecord = {}
         if self.not_walked:
             record["not_walked"] = dict(sorted(self.not_walked.items()))
         if self.skipped_files:

@@ -7,7 +7,7 @@ image cannot be blamed for, nor credited with, its host's kernel."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import FipscheckError
 from ..probes.kernel import read_kernel_fips
@@ -23,7 +23,7 @@ def kernel_fips(ctx: ScanContext) -> Outcome:
     if not ctx.target.own_kernel:
         return _shared_kernel(ctx)
     kernel = ctx.evidence(read_kernel_fips)
-    evidence = kernel.to_dict()
+    evidence: dict[str, Any] = kernel.to_dict()
     if kernel.value == "1":
         return passed("the kernel runs in FIPS mode (fips_enabled = 1)", **evidence)
     if kernel.value is None:

@@ -7,7 +7,7 @@ belongs to vendors' builds, not to NSS's source), so an NSS in FIPS mode is repo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..probes.nss import NSS_FIPS_TRUE, NssInstall, nss_install
 from . import Outcome, check, errored, failed, runtime_absent
@@ -40,9 +40,10 @@ def fips_mode(found: NssInstall) -> tuple[bool | None, list[str]]:
 @check("nss.fips", "Mozilla NSS, when present, runs in FIPS mode as a validated module")
 def nss_fips(ctx: ScanContext) -> Outcome:
     found = ctx.evidence(nss_install)
-    evidence = {"softoken": found.softoken, "freebl": found.freebl, "versions": found.versions,
-                "databases": [d.to_dict() for d in found.databases],
-                "NSS_FIPS": found.nss_fips_env, "kernel_fips_enabled": found.kernel_fips}
+    evidence: dict[str, Any] = {
+        "softoken": found.softoken, "freebl": found.freebl, "versions": found.versions,
+        "databases": [d.to_dict() for d in found.databases],
+        "NSS_FIPS": found.nss_fips_env, "kernel_fips_enabled": found.kernel_fips}
     if found.malformed:
         evidence["malformed"] = found.malformed
     if not found.softoken:

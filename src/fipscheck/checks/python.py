@@ -123,7 +123,7 @@ def _cryptography_problems(package: dict[str, Any], evidence: dict[str, Any]) ->
     return problems
 
 
-def _judge_all(ctx: ScanContext, judge: Judge, uses_openssl: Callable[[dict], bool]) -> Outcome:
+def _judge_all(ctx: ScanContext, judge: Judge, uses_openssl: Callable[[dict[str, Any]], bool]) -> Outcome:
     found = ctx.evidence(python_runtimes)
     if not found.runtimes:
         return not_applicable("no Python 3 interpreter in the target", searched=found.searched)

@@ -17,11 +17,11 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from ..elf import ET_DYN, ET_EXEC, HEAD, MAGIC, DynamicInfo, ElfError, ElfFile, SearchBudget
 from ..errors import EvidenceError, mark_file, reading
-from ..fs import Entry
+from ..fs import Entry, WalkRecord
 from ..workers import ordered_map
 from .signatures import LIBCRYPTO_NAME, CryptoSignature, banners, carried_crypto, compiled_dirs
 
@@ -38,10 +38,6 @@ MAX_WORKERS = 4
 
 # ElfSummary.flags
 IS_DYNAMIC, HAS_SECTIONS, GO_BUILDINFO, LIBCRYPTO, NEEDS_LIBCRYPTO = 1, 2, 4, 8, 16
-
-
-def _flag(bit: int, doc: str) -> property:
-    return property(lambda summary: bool(summary.flags & bit), doc=doc)
 
 
 class OpenSSLBuild(NamedTuple):
@@ -66,7 +62,8 @@ class ElfSummary(NamedTuple):
     build: OpenSSLBuild | None = None  # for a libcrypto copy
     unsearched: str | None = None  # why its contents could not be searched
 
-    def __reduce__(self):  # from a worker: shared parts shared again on arrival
+    def __reduce__(self) -> tuple[Callable[..., ElfSummary], tuple[Any, ...]]:
+        # from a worker: shared parts shared again on arrival
         return _summary, tuple(self)
 
     @property
@@ -74,12 +71,32 @@ class ElfSummary(NamedTuple):
         """What must match for the loader to accept one object into another's process."""
         return self.bits, self.machine
 
-    is_dynamic = _flag(IS_DYNAMIC, "It has a dynamic segment.")
-    has_sections = _flag(HAS_SECTIONS, "It has section headers.")
-    go_buildinfo = _flag(GO_BUILDINFO, "It has a .go.buildinfo section: a Go program.")
-    is_libcrypto = _flag(LIBCRYPTO, "Its SONAME, or else its file name, is a libcrypto's.")
-    needs_libcrypto = _flag(NEEDS_LIBCRYPTO, "It has a DT_NEEDED libcrypto (then a banner is "
-                            "only the version it was built with).")
+    # The flags' properties are methods, not properties built by a helper: a NamedTuple's
+    # body may only hold fields and methods for a type checker.
+    @property
+    def is_dynamic(self) -> bool:
+        """It has a dynamic segment."""
+        return bool(self.flags & IS_DYNAMIC)
+
+    @property
+    def has_sections(self) -> bool:
+        """It has section headers."""
+        return bool(self.flags & HAS_SECTIONS)
+
+    @property
+    def go_buildinfo(self) -> bool:
+        """It has a .go.buildinfo section: a Go program."""
+        return bool(self.flags & GO_BUILDINFO)
+
+    @property
+    def is_libcrypto(self) -> bool:
+        """Its SONAME, or else its file name, is a libcrypto's."""
+        return bool(self.flags & LIBCRYPTO)
+
+    @property
+    def needs_libcrypto(self) -> bool:
+        """It has a DT_NEEDED libcrypto (then a banner is only the version it was built with)."""
+        return bool(self.flags & NEEDS_LIBCRYPTO)
 
 
 @dataclass
@@ -91,7 +108,7 @@ class Inventory:
     unreadable: list[str] = field(default_factory=list)
     special: list[str] = field(default_factory=list)  # devices, FIFOs, sockets: never opened
     undecodable: list[str] = field(default_factory=list)  # names that are not UTF-8
-    walk: dict[str, object] = field(default_factory=dict)  # what the walk left out, and why
+    walk: WalkRecord = field(default_factory=WalkRecord)  # what the walk left out, and why
     ignored: int = 0  # files the policy's ignore_paths leave out
 
 
@@ -199,15 +216,15 @@ def _analyse(fs: RootFilesystem, budget: SearchBudget, paths: list[str]) -> _Bat
 
 # Summaries' repeated parts, shared: many files have the same dynamic section (the same
 # DT_NEEDED list) and interpreter. Cleared at the start of each inventory.
-_SHARED: dict = {}
+_SHARED: dict[object, object] = {}
 
 
 def _shared(value: T) -> T:
-    return _SHARED.setdefault(value, value)
+    return cast(T, _SHARED.setdefault(value, value))  # each value is kept under itself
 
 
 def _summary(path: str, bits: int, machine: int, kind: int, interpreter: str | None,
-             dynamic: DynamicInfo, *rest) -> ElfSummary:
+             dynamic: DynamicInfo, *rest: Any) -> ElfSummary:
     return ElfSummary(path, bits, machine, kind, _shared(interpreter), _shared(dynamic), *rest)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..elf import ET_DYN, ET_EXEC, ElfError
 from ..errors import EvidenceError
@@ -64,7 +64,8 @@ def family_of(banned: tuple[BannedLibrary, ...]) -> Callable[[str | None], Banne
 
     def first(name: str | None) -> BannedLibrary | None:
         match = joined.match(name) if name else None
-        return groups[match.lastindex] if match else None
+        # every alternative of joined is a group, so a match has a lastindex
+        return groups[cast(int, match.lastindex)] if match else None
     return first
 
 
@@ -139,7 +140,7 @@ def find_banned_libraries(ctx: ScanContext) -> BannedLibraries:
             finding = found.setdefault(package.group(1), BannedLibraryFound(
                 package.group(1), "pycryptodome", "pycryptodome implements its crypto in its "
                 "own C modules, outside the FIPS module", None, evidence={"modules": []}))
-            finding.evidence["modules"].append(elf.path)  # type: ignore[union-attr]
+            cast("list[str]", finding.evidence["modules"]).append(elf.path)
         elif copy is None and (bundled := _bundled(ctx, elf, fips_tree, malformed)):
             found[elf.path] = bundled
     # Aliases share the library's stem (libgnutls.so.30 -> libgnutls.so.30.40.3): only those

@@ -38,6 +38,8 @@ from .signatures import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ..fs import RootFilesystem
     from ..runner import ScanContext
 
@@ -141,8 +143,9 @@ class Resolver:
         self.config = config
         self.ld_library_path = tuple(d for d in re.split("[:;]", ld_library_path) if d.startswith("/"))
         self._seen: dict[str, str | None] = {}
-        self._answers: dict[tuple, tuple[ElfSummary, str] | None] = {}
-        self._closures: dict[tuple, tuple[str, set[str], list[Resolved], list[tuple[str, str]]]] = {}
+        self._answers: dict[tuple[object, ...], tuple[ElfSummary, str] | None] = {}
+        self._closures: dict[tuple[str, tuple[str, ...], tuple[int, int], str | None, int],
+                             tuple[str, set[str], list[Resolved], list[tuple[str, str]]]] = {}
         self.libcrypto = {e.path for e in elves if e.is_libcrypto}
 
     def _candidate(self, directory: str, name: str, arch: tuple[int, int]) -> ElfSummary | None:
@@ -156,7 +159,8 @@ class Resolver:
         elf = self.by_path.get(resolved) if resolved else None
         return elf if elf is not None and elf.arch == arch else None
 
-    def _first(self, dirs, name: str, arch: tuple[int, int], step: str):
+    def _first(self, dirs: Iterable[str], name: str, arch: tuple[int, int],
+               step: str) -> tuple[ElfSummary, str] | None:
         for directory in dirs:
             elf = self._candidate(directory, name, arch)
             if elf is not None:

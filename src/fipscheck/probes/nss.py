@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..errors import EvidenceError
 from .inventory import read_elf
@@ -68,7 +68,9 @@ def nss_install(ctx: ScanContext) -> NssInstall:
     found.freebl = [e.path for e in freebl.found]
     for path in found.softoken:
         versions = read_elf(fs, path, lambda e: e.search(VERSION))
-        found.versions[path] = VERSION.match(versions[0]).group(1).decode() if versions else None
+        # each of versions is a match of VERSION, so VERSION.match finds it again
+        found.versions[path] = (cast("re.Match[bytes]", VERSION.match(versions[0])).group(1).decode()
+                                if versions else None)
     found.databases = [database(fs, path) for path in _database_files(fs)]
     found.nss_fips_env = ctx.target.config.env.get("NSS_FIPS")
     if ctx.target.own_kernel and ctx.target.can_run:

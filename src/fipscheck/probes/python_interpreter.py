@@ -17,6 +17,14 @@ import os
 import re
 import sys
 
+# Types are given in comments, which any Python 3.6 ignores, and imported for type checkers
+# only (a type checker takes TYPE_CHECKING as true): this module imports nothing more at run
+# time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable  # noqa: F401 - used in type comments
+    from typing import Any  # noqa: F401 - used in type comments
+
 # Every name hashlib or OpenSSL may answer to; the checks decide which are approved.
 ALGORITHMS = (
     "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha512_224", "sha512_256",
@@ -26,7 +34,7 @@ ALGORITHMS = (
 CRYPTO_LIBRARIES = ("libcrypto", "libssl")
 
 
-def _attempt(make):
+def _attempt(make):  # type: (Callable[..., object]) -> dict[str, object]
     """Call a hash constructor: what served it, or what it raised."""
     try:
         digest = make()
@@ -36,7 +44,7 @@ def _attempt(make):
     return {"served": True, "module": kind.__module__, "type": kind.__name__}
 
 
-def hash_algorithms():
+def hash_algorithms():  # type: () -> dict[str, dict[str, dict[str, object]]]
     """For each algorithm: hashlib.new(name), the named constructor when hashlib has one (it
     has none when import found no implementation at all), and hashlib.new(name,
     usedforsecurity=False) where this Python knows the argument."""
@@ -53,7 +61,7 @@ def hash_algorithms():
     return results
 
 
-def openssl_binding():
+def openssl_binding():  # type: () -> dict[str, object]
     """What _hashlib says about OpenSSL (fips_mode None before Python 3.9, which lacks
     get_fips_mode)."""
     try:
@@ -66,7 +74,7 @@ def openssl_binding():
             "openssl_md_meth_names": sorted(getattr(_hashlib, "openssl_md_meth_names", ()))}
 
 
-def ssl_module():
+def ssl_module():  # type: () -> dict[str, object]
     try:
         import ssl
     except ImportError as error:
@@ -85,10 +93,10 @@ def ssl_module():
     return facts
 
 
-def mapped_crypto_files():
+def mapped_crypto_files():  # type: () -> list[dict[str, str]]
     """The libcrypto/libssl copies and OpenSSL provider modules mapped into this process, by
     the real path the kernel reports (what was loaded, not what a search path suggests)."""
-    found = {}
+    found = {}  # type: dict[str, dict[str, str]]
     with open("/proc/self/maps") as maps:
         for line in maps:
             fields = line.split(None, 5)
@@ -101,7 +109,7 @@ def mapped_crypto_files():
     return sorted(found.values(), key=lambda f: f["path"])
 
 
-def cryptography_package(may_import):
+def cryptography_package(may_import):  # type: (bool) -> dict[str, object]
     """pyca/cryptography when installed: which OpenSSL its _rust extension carries or links,
     read from the file; its backend's own view only when importing it is harmless (a probe
     process of its own) or already done: a build on the system libcrypto loads OpenSSL's
@@ -115,7 +123,7 @@ def cryptography_package(may_import):
     bindings = os.path.join(os.path.dirname(spec.origin), "hazmat", "bindings")
     extensions = sorted(glob.glob(os.path.join(bindings, "_rust*.so")))
     facts = {"present": True, "version": _distribution_version("cryptography"),
-             "binding": extensions[0] if extensions else None}
+             "binding": extensions[0] if extensions else None}  # type: dict[str, object]
     if extensions:
         with open(extensions[0], "rb") as binding:
             data = binding.read()
@@ -129,7 +137,7 @@ def cryptography_package(may_import):
     return facts
 
 
-def _distribution_version(name):
+def _distribution_version(name):  # type: (str) -> str | None
     try:
         from importlib import metadata
         return metadata.version(name)
@@ -137,10 +145,12 @@ def _distribution_version(name):
         return None
 
 
-def _cryptography_backend():
+def _cryptography_backend():  # type: () -> dict[str, object]
     try:
-        from cryptography.hazmat.backends.openssl import backend
-        from cryptography.hazmat.bindings import _rust
+        # cryptography is not a dependency of fipscheck (and may be absent where it is type
+        # checked): imported only when the interpreter has it
+        from cryptography.hazmat.backends.openssl import backend  # type: ignore[import-not-found, unused-ignore]
+        from cryptography.hazmat.bindings import _rust  # type: ignore[import-not-found, unused-ignore]
     except Exception as error:  # a broken install is evidence too
         return {"error": f"{type(error).__name__}: {error}"}
     openssl = getattr(_rust, "openssl", None)
@@ -151,7 +161,7 @@ def _cryptography_backend():
     return {"openssl_version": backend.openssl_version_text(), "fips_enabled": fips}
 
 
-def gather(may_import=True):
+def gather(may_import=True):  # type: (bool) -> dict[str, Any]
     facts = {"python": {"executable": sys.executable, "version": sys.version.split()[0],
                         "implementation": sys.implementation.name},
              "openssl_binding": openssl_binding(), "ssl": ssl_module(),

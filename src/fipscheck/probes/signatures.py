@@ -135,7 +135,9 @@ def rust_crates(elf: ElfFile) -> dict[str, list[str]]:
         return {}
     found: dict[str, list[str]] = {}
     for path in elf.search(CRATE_PATH, hints=(b"/src/",)):
-        name, version = (g.decode("ascii", "replace") for g in CRATE_PATH.fullmatch(path).groups())
+        match = CRATE_PATH.fullmatch(path)
+        assert match is not None  # path is one of CRATE_PATH's own matches
+        name, version = (g.decode("ascii", "replace") for g in match.groups())
         if name in RUST_CRATES:
             found.setdefault(RUST_CRATES[name], []).append(f"{name} {version}")
     return {family: sorted(set(crates)) for family, crates in found.items()}
@@ -147,8 +149,8 @@ def carried_crypto(elf: ElfFile, needs_libcrypto: bool) -> CryptoSignature | Non
     symbols: dict[str, list[str]] = {}
     # Decoding every symbol costs far more than searching the string tables once; most
     # objects name none of these, and then their symbol tables are never decoded.
-    named = elf.contains(SYMBOL_MARKS, (".dynstr", ".strtab"))
-    for name in elf.symbol_names(defined_only=True, starting_with=SYMBOL_STARTS) if named else ():
+    marked = elf.contains(SYMBOL_MARKS, (".dynstr", ".strtab"))
+    for name in elf.symbol_names(defined_only=True, starting_with=SYMBOL_STARTS) if marked else ():
         family = next((f for pattern, f, _ in SYMBOL_FAMILIES if pattern.match(name)), None)
         if family:
             symbols.setdefault(family, []).append(name)
