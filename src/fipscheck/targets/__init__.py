@@ -7,13 +7,15 @@ import than the rest of fipscheck, and ``fipscheck.status()`` in an application 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..extras import needed
 from .base import ExecResult, Target, TargetConfig
 from .sources import SourceOptions, open_source
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .container import ContainerTarget
     from .host import HostTarget
     from .image import ImageTarget
@@ -31,7 +33,7 @@ _MODULES = {cls: module for module, cls in KINDS.values()}
 def __getattr__(name: str) -> type[Target]:
     if name not in _MODULES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+    return cast("type[Target]", getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name))
 
 
 def open_target(kind: str, name: str, options: SourceOptions | None = None,
@@ -47,5 +49,7 @@ def open_target(kind: str, name: str, options: SourceOptions | None = None,
         return open_source(name if kind == "image" else f"dir:{name}", options)
     module, cls = KINDS[kind]
     with needed("running containers" if kind == "container" else "hosts"):
-        target_class = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+        # a Target subclass; their constructors take options of their own kind
+        target_class = cast("Callable[..., Target]",
+                            getattr(importlib.import_module(f"{__name__}.{module}"), cls))
     return target_class(name, **kind_options)

@@ -90,7 +90,8 @@ class TarStore:
             if count > MAX_MEMBERS:
                 raise TargetError(f"{path} has more than {MAX_MEMBERS} members")
             self._members[os.path.normpath(member.name).lstrip("/")] = member
-        self._tar.members = []  # the index above is ours; tarfile need not keep its own
+        # the index above is ours; tarfile need not keep its own (typeshed omits this attribute)
+        self._tar.members = []  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self._tar.close()

@@ -13,7 +13,7 @@ from ..extras import needed
 from ..fs import RootFilesystem
 
 if TYPE_CHECKING:
-    import testinfra.host
+    import testinfra.host  # type: ignore[import-untyped]  # testinfra has no type hints
     from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 

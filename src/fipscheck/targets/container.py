@@ -24,7 +24,7 @@ import shutil
 import struct
 import tarfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
@@ -37,6 +37,12 @@ from ..native import helper_path
 from .base import ExecResult, Target, TargetConfig
 from .engine import docker_client, engine_errors, reap_orphans
 from .export import ExtractStats, Scratch, extract, scratch_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from docker import APIClient, DockerClient
+    from docker.models.images import Image
 
 HELPER = "/.fipscheck/fipscheck-helper"
 MAX_OUTPUT = 16 << 20  # bytes of stdout and stderr together, per command
@@ -69,7 +75,7 @@ class DockerContainerTarget(Target):
 
     @property
     def container_id(self) -> str:
-        return self._container.id
+        return cast(str, self._container.id)  # the engine's containers all have an ID
 
     def _export_evidence(self) -> dict[str, Any]:
         """Where the filesystem was unpacked and why, what the export held and what the safe
@@ -94,6 +100,7 @@ class DockerContainerTarget(Target):
                     self._fs_error = error
             if self._fs_error is not None:
                 raise self._fs_error.with_traceback(None)
+        assert self._fs is not None  # read above, or its error raised
         return self._fs
 
     def _read_filesystem(self) -> RootFilesystem:
@@ -104,8 +111,9 @@ class DockerContainerTarget(Target):
         whole = False
         try:
             with engine_errors(), progress.during(f"exporting the filesystem of {self.name}"):
-                self.export_stats = extract(progress.counted(self._container.export()),
-                                            self.scratch.path)
+                # types-docker says str; the SDK yields the export's byte chunks
+                chunks = cast("Iterator[bytes]", self._container.export())
+                self.export_stats = extract(progress.counted(chunks), self.scratch.path)
             whole = True
         except APIError as error:
             raise TargetError(f"cannot export {self.name}: {error.explanation}") from None
@@ -120,7 +128,8 @@ class DockerContainerTarget(Target):
     def _image_attrs(self) -> dict[str, Any]:
         try:
             with engine_errors():
-                return self._container.image.attrs
+                # a container always has an image (None only if its inspection names none)
+                return cast("Image", self._container.image).attrs
         except (APIError, NotFound):
             return {}
 
@@ -133,7 +142,8 @@ class DockerContainerTarget(Target):
 
     def runs_on(self) -> str | None:
         try:
-            return self._container.client.info().get("Architecture") or None
+            # the SDK's models always have the client they were found with
+            return cast("DockerClient", self._container.client).info().get("Architecture") or None
         except APIError as error:
             raise TargetError(f"cannot ask the engine for its architecture: {error.explanation}") from None
 
@@ -161,9 +171,11 @@ class DockerContainerTarget(Target):
         """One exec through the engine's API, read with a deadline and a cap on this side."""
         try:
             with engine_errors():
-                api = self._container.client.api
+                api = cast("DockerClient", self._container.client).api
                 exec_id = api.exec_create(self._container.id, argv, environment=env)["Id"]
-                sock = api.exec_start(exec_id, socket=True)
+                # a socket, SocketIO or ssh channel (types-docker's union also names a
+                # buffered stream, which has no fileno)
+                sock = cast("_ExecSocket", api.exec_start(exec_id, socket=True))
                 try:
                     out, err = _read_frames(sock, time.monotonic() + seconds, cap, argv[0], self.name)
                 finally:
@@ -200,7 +212,17 @@ class DockerContainerTarget(Target):
             self._fs = None
 
 
-def _read_frames(sock, deadline: float, cap: int, command: str, where: str) -> tuple[bytes, bytes]:
+class _ExecSocket(Protocol):
+    """The raw stream of an exec as the engine's API hands it over (a socket, SocketIO or ssh
+    channel), read through the SDK's ``docker.utils.socket.read``."""
+
+    def fileno(self) -> int: ...
+
+    def close(self) -> object: ...
+
+
+def _read_frames(sock: _ExecSocket, deadline: float, cap: int, command: str,
+                 where: str) -> tuple[bytes, bytes]:
     """stdout and stderr of an exec from the engine's multiplexed stream (8-byte frame
     headers: stream, 3 zero bytes, big-endian length), within the deadline and the cap."""
     streams = {1: bytearray(), 2: bytearray()}
@@ -229,7 +251,7 @@ def _read_frames(sock, deadline: float, cap: int, command: str, where: str) -> t
     return bytes(streams[1]), bytes(streams[2])
 
 
-def _exit_code(api, exec_id: str) -> int:
+def _exit_code(api: APIClient, exec_id: str) -> int:
     """The exec's exit code; the engine may report it a moment after the stream ends."""
     for _ in range(50):
         state = api.exec_inspect(exec_id)

@@ -16,6 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import docker
 import requests
@@ -26,6 +27,9 @@ from docker.errors import APIError, DockerException, NotFound
 
 from .. import workdir
 from ..errors import TargetError
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
 
 OWNER_LABEL = "org.fipscheck.owner"
 PID_LABEL = "org.fipscheck.pid"
@@ -114,7 +118,7 @@ def ownership_labels() -> dict[str, str]:
     return {OWNER_LABEL: "fipscheck", PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
 
 
-def create_owned_container(client: docker.DockerClient, image_id: str, **options):
+def create_owned_container(client: docker.DockerClient, image_id: str, **options: Any) -> Container:
     """Create a container recorded as this run's (name first, ID once known). Call it inside
     ``signals_deferred`` and store the result before leaving it. If creation fails after the
     engine made the container (the follow-up inspect failed), it is removed by its name."""
@@ -129,22 +133,23 @@ def create_owned_container(client: docker.DockerClient, image_id: str, **options
             if remove_recorded(client, {name: ""}):
                 workdir.forget_container(name)
         raise
-    workdir.record_container(name, container.id)
+    workdir.record_container(name, cast(str, container.id))  # a created container has an ID
     return container
 
 
-def owned_containers(client: docker.DockerClient, filters: dict[str, str] | None = None) -> list:
+def owned_containers(client: docker.DockerClient, filters: dict[str, str] | None = None) -> list[Container]:
     """Containers labelled as fipscheck's (for people and tests: labels prove no ownership),
     listed without inspecting each (one may vanish while we look)."""
     return client.containers.list(all=True, sparse=True,
                                   filters={"label": f"{OWNER_LABEL}=fipscheck", **(filters or {})})
 
 
-def labels_of(container) -> dict[str, str]:
-    return container.attrs.get("Labels") or {}
+def labels_of(container: Container) -> dict[str, str]:
+    labels: dict[str, str] = container.attrs.get("Labels") or {}
+    return labels
 
 
-def remove_container(container) -> None:
+def remove_container(container: Container) -> None:
     """Remove one of our containers and forget its record. An engine that is already
     removing it (409, e.g. after an interrupted request) is waited for."""
     name = _name_of(container)
@@ -155,18 +160,19 @@ def remove_container(container) -> None:
             pass
         except APIError as error:
             if error.status_code != 409 or not _gone_within(container, REMOVAL_WAIT):
-                raise TargetError(f"cannot remove container {name or container.id[:12]}: "
+                raise TargetError(f"cannot remove container {name or cast(str, container.id)[:12]}: "
                                   f"{error.explanation}") from None
     if name:
         workdir.forget_container(name)
 
 
-def _name_of(container) -> str:
+def _name_of(container: Container) -> str:
     """The name, from an inspection (``Name``) or a sparse listing (``Names``)."""
-    return (container.attrs.get("Name") or (container.attrs.get("Names") or [""])[0]).lstrip("/")
+    name: str = container.attrs.get("Name") or (container.attrs.get("Names") or [""])[0]
+    return name.lstrip("/")
 
 
-def _gone_within(container, seconds: float) -> bool:
+def _gone_within(container: Container, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

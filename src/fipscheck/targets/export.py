@@ -108,7 +108,8 @@ class _ChunkReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    # BufferedReader, the only caller, passes a memoryview (RawIOBase declares any writable buffer)
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         while not self._rest:
             try:
                 self._rest = next(self._chunks)
@@ -124,7 +125,7 @@ class _ChunkReader(io.RawIOBase):
         return n
 
 
-def _require_end_marker(stream: io.BufferedReader, reader: _ChunkReader, end: int,
+def _require_end_marker(stream: BinaryIO, reader: _ChunkReader, end: int,
                         stats: ExtractStats) -> None:
     """A tar stream cut between members reads like a shorter archive: tarfile stops quietly
     at a missing, partial or garbled header. Only the end-of-archive marker after the last

@@ -25,8 +25,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import testinfra
-import testinfra.host
+# testinfra has no type hints (no stubs, no py.typed)
+import testinfra  # type: ignore[import-untyped]
+import testinfra.host  # type: ignore[import-untyped]
 
 from ..errors import NotApplicableError, TargetError
 from ..fs import RootFilesystem, WalkScope

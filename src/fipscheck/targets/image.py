@@ -15,7 +15,7 @@ container and the unpacked files, whatever happened before.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from docker.errors import APIError
 from docker.types import LogConfig
@@ -59,7 +59,8 @@ class ImageTarget(DockerContainerTarget):
             # Interrupts (Ctrl-C, SIGTERM) are held until this object holds the container, so
             # none can fall between the engine making it and us knowing it.
             with signals_deferred():
-                container = create_owned_container(client, self._image.id, **container_options())
+                # an inspected image has an ID
+                container = create_owned_container(client, cast(str, self._image.id), **container_options())
                 super().__init__(image, container)
             self._started = False
             self._start_error: FipscheckError | None = None

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import testinfra.backend.base
-import testinfra.host
+# testinfra has no type hints (no stubs, no py.typed): its classes are Any to mypy
+import testinfra.backend.base  # type: ignore[import-untyped]
+import testinfra.host  # type: ignore[import-untyped]
 
 if TYPE_CHECKING:
     from .base import Target
 
 
-class TargetBackend(testinfra.backend.base.BaseBackend):
+class TargetBackend(testinfra.backend.base.BaseBackend):  # type: ignore[misc]  # an untyped base
     """A testinfra backend running commands through ``Target.exec``: for the containers of
     image and container targets that is the Docker SDK, the same path the probes take, so
     no ``docker`` CLI is needed and DOCKER_HOST is honoured alike."""

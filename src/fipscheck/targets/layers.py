@@ -10,19 +10,20 @@ import gzip
 import io
 import tarfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from ..errors import TargetError
 from .export import Extraction, ExtractStats
 from .oci import Image, Layer, VerifiedReader
 
+# Which import mypy finds depends on the Python version (and the extra): hence unused-ignore.
 try:  # Python 3.14 has zstd in the standard library; before it, the backport (fipscheck[zstd])
-    from compression import zstd  # type: ignore[import-not-found]
+    from compression import zstd  # type: ignore[import-not-found, unused-ignore]
 except ImportError:
     try:
-        from backports import zstd  # type: ignore[import-not-found,no-redef]
+        from backports import zstd  # type: ignore[import-not-found, no-redef, unused-ignore]
     except ImportError:
-        zstd = None
+        zstd = None  # type: ignore[assignment, unused-ignore]
 
 # what a corrupt compressed stream or tar raises
 CORRUPT = (OSError, EOFError, ValueError, tarfile.TarError, *((zstd.ZstdError,) if zstd else ()))
@@ -31,16 +32,17 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 BUFFER = 1 << 20
 
 
-def decompressed(stream: io.BufferedReader, what: str) -> BinaryIO:
-    """The uncompressed bytes of a layer, whatever its compression."""
+def decompressed(stream: io.BufferedReader[Any], what: str) -> BinaryIO:
+    """The uncompressed bytes of a layer, whatever its compression (GzipFile and ZstdFile are
+    binary file objects, though not typing.BinaryIO by name)."""
     magic = stream.peek(4)[:4]
     if magic.startswith(GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+        return cast(BinaryIO, gzip.GzipFile(fileobj=stream, mode="rb"))
     if magic == ZSTD_MAGIC:
         if zstd is None:
             raise TargetError(f"{what} is zstd-compressed: install fipscheck[zstd] (backports.zstd) "
                               "to read it")
-        return zstd.ZstdFile(stream, mode="rb")
+        return cast(BinaryIO, zstd.ZstdFile(stream, mode="rb"))
     return stream
 
 

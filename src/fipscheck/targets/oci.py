@@ -18,10 +18,13 @@ import platform as host_platform
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from ..errors import TargetError
 from .base import TargetConfig
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -142,6 +145,10 @@ class Descriptor:
         return f"blobs/{algorithm}/{hexdigest}"
 
 
+class _ReadsInto(Protocol):
+    def readinto(self, buffer: WriteableBuffer, /) -> int | None: ...
+
+
 class VerifiedReader(io.RawIOBase):
     """Reads a blob through, hashing it; at its end the digest (and size, if known) must be
     the expected ones, and it may never grow past that size: otherwise TargetError."""
@@ -157,10 +164,12 @@ class VerifiedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         if self._size is not None:  # never read past the declared size (a bound on downloads)
             buffer = memoryview(buffer)[:max(0, self._size - self.count) + 1]
-        n = self._raw.readinto(buffer)
+        # every store's stream is an io object (FileIO, BufferedReader, GzipFile, ZstdFile) and
+        # has readinto, which typing.BinaryIO does not declare
+        n = cast("_ReadsInto", self._raw).readinto(buffer)
         if n:
             if self._hash is not None:
                 self._hash.update(memoryview(buffer)[:n])

@@ -21,7 +21,7 @@ import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import requests
 
@@ -324,7 +324,7 @@ def _media_type_of(document: Any) -> str:
     document = json_object(document, "a manifest")
     declared = document.get("mediaType")
     if declared in INDEX_TYPES | MANIFEST_TYPES:
-        return declared
+        return cast(str, declared)  # one of the media types above
     return OCI_INDEX if "manifests" in document else OCI_MANIFEST
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import TargetError
 from ..extras import needed
@@ -119,5 +119,5 @@ def _config_object(document: Any) -> dict[str, Any]:
         raise TargetError("--config is neither an image configuration nor docker inspect output")
     for key in ("config", "Config"):
         if isinstance(document.get(key), dict):
-            return document[key]
+            return cast("dict[str, Any]", document[key])
     return document

@@ -30,6 +30,8 @@ from .layers import apply_layers
 from .oci import MAX_CONFIG, Image, Platform, VerifiedReader, read_blob
 
 if TYPE_CHECKING:
+    from docker import DockerClient
+
     from .image import ImageTarget
     from .sources import Source, SourceOptions
 
@@ -186,7 +188,7 @@ def _engine_problem(platform: Platform, source: Source) -> str:
                 f"image from {source.scheme} is checked by its files alone")
 
 
-def load_into_engine(client, image: Image) -> bool:
+def load_into_engine(client: DockerClient, image: Image) -> bool:
     """Load the image into the engine unless it holds it already (by its ID); True if loaded."""
     from docker.errors import APIError, ImageNotFound
 
@@ -200,7 +202,8 @@ def load_into_engine(client, image: Image) -> bool:
     progress = ProgressLine()
     progress.update(f"loading {image.config_digest[:19]} into the engine for runtime checks")
     try:
-        for event in client.api.load_image(_docker_archive(image)):
+        # types-docker leaves load_image unannotated
+        for event in client.api.load_image(_docker_archive(image)):  # type: ignore[no-untyped-call]
             if isinstance(event, dict) and event.get("error"):
                 raise TargetError(f"the engine did not load the image: {event['error']}")
     except APIError as error:
