@@ -121,3 +121,25 @@ def test_a_forked_child_makes_its_own_and_leaves_the_parents(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout == "ok\n", done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_forked_child_holds_no_lock_of_the_run(tmp_path):
+    # An inventory worker forked from a scan must not keep the scan's run looking alive
+    # after the scan is killed: the child closes its copy of the lock at fork.
+    run = workdir.run_directory(tmp_path)
+    lock_fd = workdir._runs[tmp_path].lock_fd
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child reports whether its copy of the lock is still open
+        try:
+            os.fstat(lock_fd)
+            os.write(write, b"open")
+        except OSError:
+            os.write(write, b"closed")
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 16) == b"closed"
+    os.waitpid(child, 0)
+    os.close(read)
+    os.fstat(lock_fd)  # the parent's lock is untouched
+    assert run.is_dir()

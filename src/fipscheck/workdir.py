@@ -69,6 +69,19 @@ _runs: dict[Path, _RunDirectory] = {}  # base directory -> this process's run di
 _exit_hook = False
 
 
+def _forget_runs_in_child() -> None:
+    """A forked child (an inventory worker) does not own this run: its copies of the locks
+    are closed, so that a child outliving a parent killed outright never makes the run look
+    alive to ``reap``. (The parent's lock stays: a lock goes only with its last descriptor.)"""
+    for run in _runs.values():
+        with contextlib.suppress(OSError):
+            os.close(run.lock_fd)
+    _runs.clear()
+
+
+os.register_at_fork(after_in_child=_forget_runs_in_child)
+
+
 def run_directory(base: Path | None = None) -> Path:
     """The current run's directory in ``base`` (default: ``temp_base()``), created and locked
     on first use and removed when the process exits. Raises WorkdirError."""
