@@ -68,6 +68,20 @@ def test_rootfs_scan_reads_a_directory(tmp_path):
                       "reason": found[0]["reason"], "aliases": ["/usr/lib/libmbedcrypto.so"]}]
 
 
+def test_rootfs_scan_imports_nothing_of_images_engines_or_other_formats(tmp_path):
+    code = ("import sys; from fipscheck.cli import main; "
+            f"code = main(['scan', '--rootfs', {str(tmp_path)!r}, '--format', 'json', '-q']); "
+            "print(code, ' '.join(sorted(sys.modules)), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    code, *loaded = done.stderr.split()
+    assert code == "2"  # an empty root: nothing verified
+    assert not [m for m in loaded if m.startswith((
+        "docker", "requests", "testinfra", "fipscheck.targets.engine", "fipscheck.targets.export",
+        "fipscheck.targets.oci", "fipscheck.workdir", "fipscheck.renderers.junit",
+        "fipscheck.renderers.sarif"))]
+
+
 def scan_with_container_up(engine, image_name: str) -> subprocess.Popen:
     """Start a scan and return once its container exists."""
     proc = subprocess.Popen([FIPSCHECK, "scan", image_name],

@@ -16,6 +16,8 @@ import pytest
 
 import fipscheck
 from fipscheck import NotCompliantError, Status
+from fipscheck.checks import INDEX
+from fipscheck.inprocess import PROCESS_CHECKS
 
 PYTHON_FIPS = "fipscheck/python-fips:latest"
 DIGESTS = ("md5", "sha1", "sha256", "sha3_256", "blake2b", "ripemd160")
@@ -56,6 +58,22 @@ def openssl_state() -> dict:
             served[name] = "refused"
     return {"fips_properties": libcrypto.EVP_default_properties_is_fips_enabled(None),
             "providers": sorted(names), "served": served, "libcrypto": mapped_libcrypto()}
+
+
+# Nothing of this is needed to check the process: the Docker and host clients, the image
+# sources, the walk of the files, the package database, the renderers, TOML.
+NOT_FOR_A_PROCESS = ("docker", "requests", "testinfra", "tomllib", "fipscheck.targets.sources",
+                     "fipscheck.probes.inventory", "fipscheck.probes.packages",
+                     "fipscheck.renderers", "fipscheck.cli")
+
+
+def test_status_imports_only_what_the_process_checks_need():
+    code = "import sys, fipscheck; fipscheck.status(); print(' '.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True, timeout=120).stdout.split())
+    assert not {m for m in loaded if m.startswith(NOT_FOR_A_PROCESS)}
+    assert {m for m in loaded if m.startswith("fipscheck.checks.")} == {
+        f"fipscheck.checks.{INDEX[i]}" for i in PROCESS_CHECKS}
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from fipscheck.checks import Check, Outcome, passed
+from fipscheck.checks import Check, Outcome, failed, passed
 from fipscheck.errors import reading
-from fipscheck.model import CheckResult, Report, Status
+from fipscheck.model import CheckResult, Finding, Report, Status
 from fipscheck.runner import ScanContext, run_check, select_checks
 from fipscheck.targets import RootfsTarget
+from fipscheck.targets.process import ProcessTarget
 
 
 @pytest.fixture
@@ -47,6 +48,26 @@ def test_a_failing_probe_is_not_retried_and_errors_every_check(ctx):
 
     results = [run_check(ctx, Check(f"x.{i}", "", uses_probe)) for i in range(3)]
     assert [r.status for r in results] == [Status.ERROR] * 3 and len(calls) == 1
+
+
+def failing_on(path: str) -> Check:
+    return Check("x.file", "file", lambda _ctx: failed("bad file", findings=[Finding("bad", path)]))
+
+
+def test_a_failure_names_the_package_owning_its_file(tmp_path):
+    info = tmp_path / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (info / "libmbedcrypto7:amd64.list").write_text("/.\n/usr/lib/libmbedcrypto.so.7\n")
+    result = run_check(ScanContext(RootfsTarget(tmp_path)), failing_on("/lib/libmbedcrypto.so.7"))
+    assert result.evidence["owners"] == {"/lib/libmbedcrypto.so.7": "libmbedcrypto7"}  # merged /usr
+
+
+def test_the_process_reads_no_package_database():
+    # This host's dpkg owns /usr/bin/python3; status() does not pay for reading that database.
+    with ProcessTarget() as target:
+        result = run_check(ScanContext(target), failing_on("/usr/bin/python3"))
+    assert result.status is Status.FAIL
+    assert "owners" not in result.evidence and "owners_note" not in result.evidence
 
 
 @pytest.mark.parametrize(("statuses", "verdict", "code"), [

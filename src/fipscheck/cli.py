@@ -10,7 +10,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from . import __version__, progress, workdir
+from . import __version__, progress
 from .deadline import Deadline, ScanTimeout
 from .errors import FipscheckError, NotCompliantError, TargetError
 from .extras import needed
@@ -19,7 +19,6 @@ from .inprocess import require, status
 from .interrupts import exit_code, signal_name, sigterm_as_interrupt
 from .model import FAIL_ON, CheckResult, Report, Status
 from .native import executable_path
-from .policyfile import resolve_policy
 from .renderers import FORMATS, render
 from .renderers.escape import json_text, visible
 from .runner import report_of, scan_results, select_checks, waiver_ledger
@@ -213,6 +212,8 @@ def _scan_reporting(args: argparse.Namespace) -> int:
     kind = next(k for k in ("container", "host", "rootfs", "image") if getattr(args, k))
     name = getattr(args, kind)
     json_out = any(spec.partition("=")[::2] == ("json", "") for spec in args.format or [])
+    from .policyfile import resolve_policy  # here: status and preflight read no policy file
+
     try:
         selected = [c.id for c in select_checks(args.check)]
         outputs = _outputs(args.format, args.output)
@@ -308,6 +309,8 @@ def _interrupted(interrupt: KeyboardInterrupt, as_json: bool) -> int:
 def _cleanup(output: str) -> int:
     """Remove the run directories of runs that are gone and the containers they recorded;
     without an engine, directories holding containers are kept (exit 2)."""
+    from . import workdir  # here: a scan of a root creates no run directory
+
     engine_problem = None
     try:
         with needed("containers left behind"):  # Docker only for this command

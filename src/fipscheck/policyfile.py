@@ -10,7 +10,6 @@ and ``Policy.decided_by`` records which of the two set each key."""
 from __future__ import annotations
 
 import datetime
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
+from .checks import closest_ids
 from .errors import FipscheckError
 from .policy import DEFAULT_BANNED, BannedLibrary, Policy, Waiver, glob_pattern
 from .tomlcompat import tomllib
@@ -77,7 +77,7 @@ class _Reader:
     def check_id(self, key: str, value: Any) -> str:
         text = self.string(key, value)
         if text not in self.check_ids:
-            close = difflib.get_close_matches(text, self.check_ids, n=3, cutoff=0.5)
+            close = closest_ids(text, self.check_ids)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             raise self.fail(key, f"a check ID{hint}; `fipscheck checks` lists them", value)
         return text
@@ -91,7 +91,9 @@ class _Reader:
         return value
 
     def unknown(self, key: str, known: tuple[str, ...]) -> PolicyError:
-        close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=2, cutoff=0.5)
+        from difflib import get_close_matches  # here: only a mistake needs it
+
+        close = get_close_matches(key.rsplit(".", 1)[-1], known, n=2, cutoff=0.5)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         return PolicyError(f"{self.source}: {key}: unknown key (known: {', '.join(known)}){hint}")
 

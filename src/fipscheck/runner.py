@@ -3,12 +3,10 @@ that need them; a probe's failure is remembered too, so every check that needs i
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from . import progress
 from .checks import Check, Outcome, all_checks, checks_named
@@ -16,9 +14,10 @@ from .deadline import Deadline, ScanTimeout
 from .errors import NotApplicableError, describe, file_being_read
 from .model import CheckResult, Finding, Report, Status
 from .policy import Policy
-from .probes.packages import owners_of, package_owners
-from .targets import Target
 from .waivers import WaiverLedger
+
+if TYPE_CHECKING:
+    from .targets.base import Target
 
 T = TypeVar("T")
 
@@ -95,7 +94,7 @@ def _run(ctx: ScanContext, check: Check) -> CheckResult:
         findings = (Finding(outcome.message),)  # the whole check is one finding
     evidence = outcome.evidence
     paths = [f.path for f in findings if f.path]
-    if paths and outcome.status is Status.FAIL:
+    if paths and outcome.status is Status.FAIL and ctx.target.names_owners:
         evidence = {**evidence, **_owners(ctx, paths)}
     return CheckResult(check.id, outcome.status, outcome.message, evidence, findings)
 
@@ -103,6 +102,8 @@ def _run(ctx: ScanContext, check: Check) -> CheckResult:
 def _owners(ctx: ScanContext, paths: list[str]) -> dict[str, object]:
     """The packages owning a failure's files, where the target has a package database: helps
     the reader, decides nothing (so a database that cannot be read is only a note)."""
+    from .probes.packages import owners_of, package_owners  # only a failure needs them
+
     try:
         owners = owners_of(ctx, paths)
         note = ctx.evidence(package_owners).note
@@ -128,6 +129,9 @@ def run_checks(ctx: ScanContext, checks: list[Check]) -> Iterator[CheckResult]:
     if not runtime or len(runtime) == len(checks) or not _files_read(ctx.target):
         yield from (run_check(ctx, c) for c in checks)
         return
+    import queue  # here: fipscheck.status() runs its checks in one thread
+    from collections import deque
+
     finished: queue.Queue[CheckResult] = queue.Queue()
 
     def run_runtime() -> None:

@@ -12,16 +12,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..checks import Outcome
-from ..elf import ET_DYN, ElfFile
 from ..errors import EvidenceError, NotApplicableError
 from ..model import Status
 from ..native import executable_path, report
 from ..targets.base import Target
 from ..targets.process import ProcessTarget
-from .inventory import inventory
-from .linkage import is_libcrypto
-from .platform import runtime_platform
 
+# The file probes (inventory, linkage, platform, ELF reading) are imported by the functions
+# that use them: fipscheck.status() gets its report in-process and needs none of them.
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -63,6 +61,10 @@ def loadable_libcrypto(ctx: ScanContext) -> dict[str, Any]:
     """From the files alone: the libcrypto shared objects of the target that one of its
     dynamic loaders (a program interpreter its ELF files name and it holds) of the same
     architecture could load, the libcrypto files found, and the loaders."""
+    from ..elf import ET_DYN
+    from .inventory import inventory
+    from .linkage import is_libcrypto
+
     found = ctx.evidence(inventory)
     fs = ctx.target.filesystem
     by_path = {elf.path: elf for elf in found.elf}
@@ -92,6 +94,8 @@ def _nothing_to_load(static: dict[str, Any]) -> str:
 def install_checker(ctx: ScanContext) -> tuple[str, Path]:
     """The standalone checker built for the machine the target runs on, made available in
     the target (Target.install): its path there, and the package's file."""
+    from .platform import runtime_platform
+
     checker = executable_path(ctx.evidence(runtime_platform).runs_on)
     return ctx.target.install(NAME, checker), checker
 
@@ -100,6 +104,8 @@ def _has_its_loader(target: Target, checker: Path) -> bool:
     """Whether the target has the glibc loader the checker names (PT_INTERP): without it, it
     cannot start. Where the files cannot be read (a remote host), the checker's failure is
     not explained away: it is taken to have one."""
+    from ..elf import ElfFile
+
     try:
         fs = target.filesystem
     except NotApplicableError:

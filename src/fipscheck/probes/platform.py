@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from ..elf import ET_DYN, ET_EXEC, ElfError, ElfFile
 from ..errors import EvidenceError, NotApplicableError
 from ..machines import canonical, machine_name
-from .inventory import inventory
 
 if TYPE_CHECKING:
     from ..fs import RootFilesystem
@@ -87,6 +86,8 @@ def runtime_platform(ctx: ScanContext) -> Platform:
         return Platform((), (), machine, ctx.target.runner_name)
     found, read_from = target_machines(fs)
     if not found:  # no loader: a root of static programs (a Go binary FROM scratch)
+        from .inventory import inventory  # here: this process (status()) needs no walk
+
         programs = [e for e in ctx.evidence(inventory).elf if e.type in (ET_EXEC, ET_DYN)]
         found = Counter(machine_name(e.machine) for e in programs)
         read_from = [f"{len(programs)} ELF programs"] if programs else []

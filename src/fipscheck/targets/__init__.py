@@ -1,7 +1,8 @@
 """Where evidence comes from. Every target offers the same interface (``base.Target``).
 
-The target classes are imported when first used: the Docker SDK and testinfra cost more to
-import than the rest of fipscheck, and ``fipscheck.status()`` in an application needs neither.
+The target classes and the image sources are imported when first used: the Docker SDK and
+testinfra cost more to import than the rest of fipscheck, and ``fipscheck.status()`` in an
+application needs none of them (it imports ``targets.process``, which runs this file first).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..extras import needed
 from .base import ExecResult, Target, TargetConfig
-from .sources import SourceOptions, open_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .host import HostTarget
     from .image import ImageTarget
     from .rootfs import RootfsTarget
+    from .sources import SourceOptions
 
 __all__ = ["ContainerTarget", "ExecResult", "HostTarget", "ImageTarget", "RootfsTarget", "SourceOptions",
            "Target", "TargetConfig", "open_target"]
@@ -27,13 +28,14 @@ __all__ = ["ContainerTarget", "ExecResult", "HostTarget", "ImageTarget", "Rootfs
 # target kind -> (module, class)
 KINDS = {"image": ("image", "ImageTarget"), "container": ("container", "ContainerTarget"),
          "host": ("host", "HostTarget"), "rootfs": ("rootfs", "RootfsTarget")}
-_MODULES = {cls: module for module, cls in KINDS.values()}
+# public name -> the module of this package that defines it
+_MODULES = {cls: module for module, cls in KINDS.values()} | {"SourceOptions": "sources"}
 
 
-def __getattr__(name: str) -> type[Target]:
+def __getattr__(name: str) -> type:
     if name not in _MODULES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return cast("type[Target]", getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name))
+    return cast("type", getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name))
 
 
 def open_target(kind: str, name: str, options: SourceOptions | None = None,
@@ -44,6 +46,8 @@ def open_target(kind: str, name: str, options: SourceOptions | None = None,
     if kind not in KINDS:
         raise ValueError(f"unknown target kind {kind!r}")
     if kind in ("image", "rootfs"):
+        from .sources import open_source
+
         if kind_options:
             raise ValueError(f"{', '.join(kind_options)}: not an option of {kind} targets")
         return open_source(name if kind == "image" else f"dir:{name}", options)

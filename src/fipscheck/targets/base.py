@@ -75,6 +75,9 @@ class Target(abc.ABC):
     can_run = False  # runtime probes need to run a command inside the target
     own_kernel = False  # a host has its own kernel; a container shares its host's
     runner_name = "the machine"  # whose kernel runs the target's processes, for messages
+    # A failure's evidence names the packages owning its files, from the target's package
+    # database (runner._owners); a target can decline that reading (see ProcessTarget).
+    names_owners = True
     OWN_DIR = "/.fipscheck"  # where install() puts fipscheck's files in a container
 
     def __init__(self, name: str) -> None:

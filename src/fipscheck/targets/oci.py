@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import platform as host_platform
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -87,7 +87,7 @@ class Platform:
 
     @classmethod
     def host(cls) -> Platform:
-        machine = host_platform.machine()
+        machine = os.uname().machine  # as platform.machine(), without importing it
         return cls("linux", MACHINE_TO_ARCH.get(machine, machine)).normalized()
 
     @classmethod

@@ -14,6 +14,10 @@ from .base import Target
 class ProcessTarget(Target):
     kind = "process"
     can_run = True  # runtime facts are gathered in this process, not through exec
+    # status()/require() answer at an application's start-up: reading the host's whole dpkg
+    # database (hundreds of files, about 0.4 s) for a note on who owns the interpreter is not
+    # worth that; the note decides nothing.
+    names_owners = False
 
     def __init__(self) -> None:
         super().__init__(f"pid {os.getpid()}")

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any, cast
 from ..errors import TargetError
 from ..extras import needed
 from .base import TargetConfig
-from .oci import MAX_CONFIG, Platform, load_json
 
 if TYPE_CHECKING:
     from .base import Target
+    from .oci import Platform
+
+# .oci (manifests, indexes, digests) is imported where a source needs it: a bare directory
+# without --platform or --config (`scan --rootfs`) does not.
 
 SCHEMES = ("docker", "registry", "docker-archive", "oci-archive", "oci-dir", "dir")
 FILE_SCHEMES = ("docker-archive", "oci-archive", "oci-dir", "dir")  # references that are paths
@@ -65,8 +68,12 @@ class SourceOptions:
     def from_arguments(cls, pull: str, platform: str | None, insecure_registry: bool,
                        config_file: str, env: list[str]) -> SourceOptions:
         """From the values of the command line's (or the pytest plugin's) options."""
-        return cls(pull, Platform.parse(platform) if platform else None, insecure_registry,
-                   config_file, tuple(env))
+        chosen = None
+        if platform:
+            from .oci import Platform
+
+            chosen = Platform.parse(platform)
+        return cls(pull, chosen, insecure_registry, config_file, tuple(env))
 
 
 def open_source(text: str, options: SourceOptions | None = None) -> Target:
@@ -100,6 +107,8 @@ def directory_config(options: SourceOptions) -> TargetConfig:
             data = Path(options.config_file).read_bytes()
         except OSError as error:
             raise TargetError(f"cannot read --config {options.config_file}: {error}") from None
+        from .oci import MAX_CONFIG, load_json
+
         config = TargetConfig.from_docker(_config_object(load_json(data, MAX_CONFIG, options.config_file)))
     env = dict(config.env)
     for assignment in options.env:
