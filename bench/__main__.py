@@ -13,7 +13,9 @@ The test bed must be up (``scripts/testbed setup``). Roots and the peer are made
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -223,6 +225,15 @@ def write_readme(bench: Bench, started: str, loads: tuple[str, str]) -> None:
     (Path(__file__).parent / "README.md").write_text("\n".join(lines) + "\n")
 
 
+def byte_compile_fipscheck() -> None:
+    """Byte-compile the fipscheck the runs import, as pip does on install: an editable install
+    (the test bed's) has no .pyc files, and with PYTHONDONTWRITEBYTECODE set every run would
+    compile its modules again (a quarter of a second, more than the whole of goal 6)."""
+    spec = importlib.util.find_spec("fipscheck")
+    for directory in (spec.submodule_search_locations or []) if spec else []:
+        compileall.compile_dir(directory, quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--goal", action="append", choices=sorted(GOALS),
@@ -235,6 +246,7 @@ def main() -> None:
     load_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
     bench = Bench(3 if args.quick and args.repeat == 5 else args.repeat, args.quick, [], [])
     print(f"bench: {machine()['cpu']}; load average {load_start}", flush=True)
+    byte_compile_fipscheck()
     for goal in args.goal or sorted(GOALS):
         GOALS[goal](bench)
     load_end = " ".join(f"{x:.1f}" for x in os.getloadavg())
