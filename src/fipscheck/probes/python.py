@@ -18,7 +18,6 @@ from ..elf import MAGIC
 from ..errors import EvidenceError
 from ..targets.process import ProcessTarget
 from . import python_interpreter
-from .tools import path_directories
 
 if TYPE_CHECKING:
     from ..fs import RootFilesystem
@@ -74,6 +73,8 @@ def python_runtimes(ctx: ScanContext) -> PythonRuntimes:
 
 
 def search_dirs(path_variable: str) -> list[str]:
+    from .tools import path_directories  # here: the process (status()) searches no PATH
+
     return list(dict.fromkeys([*path_directories(path_variable), *COMMON_DIRS]))
 
 
