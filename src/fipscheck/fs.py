@@ -231,26 +231,25 @@ class RootFilesystem:
         if not stat.S_ISREG(mode):
             raise NotAFileError(path, kind_of(mode))
         # Unbuffered: readers take a few exact bytes (ELF headers), never a buffer's worth.
-        return os.fdopen(self._open_fd(host_path, path), "rb", buffering=0)
+        return os.fdopen(self._open_fd(host_path, path)[0], "rb", buffering=0)
 
     @staticmethod
-    def _open_fd(host_path: str, path: str) -> int:
+    def _open_fd(host_path: str, path: str) -> tuple[int, int]:
+        """The file opened (O_NOFOLLOW, O_NONBLOCK), with its size, if it is a regular file."""
         fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             os.close(fd)
-            raise NotAFileError(path, kind_of(mode))
-        return fd
+            raise NotAFileError(path, kind_of(st.st_mode))
+        return fd, st.st_size
 
-
-    def open_entry(self, entry: Entry) -> int:
-        """Open a regular file the walk listed, without resolving its path again, as a file
-        descriptor the caller closes: the walk never descends through a link, so only the
-        last component can be one, and O_NOFOLLOW refuses that. (Resolving every path costs
-        one lstat per component; a file object per file costs as much as the read.)"""
-        if not entry.is_file:
-            raise NotAFileError(entry.path, kind_of(entry.mode))
-        return self._open_fd(self._host(entry.path), entry.path)
+    def open_listed(self, path: str) -> tuple[int, int]:
+        """Open a regular file the walk listed, without resolving its path again: a file
+        descriptor the caller closes, and the file's size. The walk never descends through a
+        link, so only the last component can be one, and O_NOFOLLOW refuses that; a file that
+        is no longer a regular one raises NotAFileError. (Resolving every path costs one
+        lstat per component; a file object per file costs as much as the read.)"""
+        return self._open_fd(self._host(path), path)
 
     def read_bytes(self, path: str, limit: int | None = None) -> bytes:
         with self.open(path) as f:
