@@ -80,11 +80,11 @@ ROOT_PROGRAM_DIRS = frozenset({"bin", "sbin", "lib"})
 
 @dataclass(frozen=True)
 class Entry:
-    """One name found by the walk; ``path`` is absolute within the root, links unresolved."""
+    """One name found by the walk; ``path`` is absolute within the root, links unresolved;
+    ``mode`` holds its file type (its permission bits only where the walk lstat'ed it)."""
 
     path: str
     mode: int
-    size: int
 
     @property
     def is_file(self) -> bool:
@@ -133,6 +133,17 @@ def glob_matcher(globs: Iterable[str]) -> Callable[[str], bool] | None:
 
 def _any_of(globs: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(fnmatch.translate, globs))) if globs else None
+
+
+def _type_of(item: os.DirEntry[str]) -> int:
+    """A name's file type from its directory entry (no lstat where the filesystem records
+    types, as every Linux one does): a directory's, regular file's or symlink's mode bits,
+    0 for any other type."""
+    if item.is_symlink():
+        return stat.S_IFLNK
+    if item.is_dir(follow_symlinks=False):
+        return stat.S_IFDIR
+    return stat.S_IFREG if item.is_file(follow_symlinks=False) else 0
 
 
 def _holds_a_root(entries: list[os.DirEntry[str]]) -> bool:
@@ -286,6 +297,7 @@ class RootFilesystem:
         and remembered in ``not_walked``; files matching a ``skip_files`` glob are not listed."""
         start = self.resolve(top)
         skip_dir, skip_file = glob_matcher(skip_dirs), glob_matcher(skip_files)
+        sizes = progress.shows_counts()  # the bytes listed are shown: every name is lstat'ed
         device = None
         if self.scope.one_filesystem:
             device = os.stat(self._host(start)).st_dev
@@ -305,13 +317,20 @@ class RootFilesystem:
             files = size = 0
             for item in entries:
                 try:
-                    st = item.stat(follow_symlinks=False)
+                    # The type from the directory entry where it is all we need (no lstat:
+                    # most of a walk's cost), else (bytes to count, a device to compare)
+                    # from an lstat.
+                    mode = 0 if sizes else _type_of(item)
+                    st = None if mode and (device is None or mode != stat.S_IFDIR) \
+                        else item.stat(follow_symlinks=False)
                 except OSError:
                     self.unreadable.append(f"{base}/{item.name}")
                     continue
-                entry = Entry(f"{base}/{item.name}", st.st_mode, st.st_size)
-                if stat.S_ISDIR(st.st_mode):
-                    why = self._left_out(entry.path, st.st_dev, device, skip_dir)
+                if st is not None:
+                    mode = st.st_mode
+                entry = Entry(f"{base}/{item.name}", mode)
+                if stat.S_ISDIR(mode):
+                    why = self._left_out(entry.path, st.st_dev if st else 0, device, skip_dir)
                     if why is None:
                         stack.append(entry.path)
                     else:
@@ -321,8 +340,8 @@ class RootFilesystem:
                     if len(self.skipped_listed) < MAX_SKIPPED_LISTED:
                         self.skipped_listed.append(entry.path)
                     continue
-                elif stat.S_ISREG(st.st_mode):
-                    files, size = files + 1, size + st.st_size
+                elif stat.S_ISREG(mode):
+                    files, size = files + 1, size + (st.st_size if st else 0)
                 yield entry
             progress.advance(files, size)
 
