@@ -317,12 +317,12 @@ class RootFilesystem:
             files = size = 0
             for item in entries:
                 try:
-                    # The type from the directory entry where it is all we need (no lstat:
-                    # most of a walk's cost), else (bytes to count, a device to compare)
-                    # from an lstat.
+                    # The type from the directory entry (an lstat per name is most of a
+                    # walk's cost), unless an lstat is needed anyway: bytes to count, a
+                    # directory's device to compare, a type other than these three.
                     mode = 0 if sizes else _type_of(item)
-                    st = None if mode and (device is None or mode != stat.S_IFDIR) \
-                        else item.stat(follow_symlinks=False)
+                    st = item.stat(follow_symlinks=False) if not mode or (
+                        device is not None and mode == stat.S_IFDIR) else None
                 except OSError:
                     self.unreadable.append(f"{base}/{item.name}")
                     continue
