@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import struct
@@ -21,11 +22,14 @@ from fipscheck import elf as elf_module
 from fipscheck.elf import OVERLAP, ElfError, ElfFile, SearchBudget
 from fipscheck.probes.gobuild import MAGIC as MAGIC_GO
 from fipscheck.probes.gobuild import _go_binary
+from fipscheck.probes.inventory import summarize
 from fipscheck.probes.signatures import (
     COMPILED_DIRS,
     CRYPTOGAMS_LINE,
     PROVIDER_VERSION,
     VERSION_BANNERS,
+    banners,
+    carried_crypto,
 )
 
 OPENSSL = "/usr/bin/openssl"  # bookworm's, linked against libssl.so.3 and libcrypto.so.3
@@ -156,3 +160,25 @@ def test_section_table_at_the_end_of_files_of_any_size(tmp_path, size):
     assert crafted.stat().st_size == size
     with open(crafted, "rb") as f, ElfFile(f) as e:
         assert [s.name for s in e.sections] == ["", ".shstrtab", ".rodata"]
+
+
+def _everything(path) -> tuple[object, ...]:
+    """All a scan asks of one file, through a fresh reader."""
+    with elf(path) as e:
+        return (e.size, e.interpreter, e.dynamic(), e.sections, sorted(e.symbol_names()),
+                banners(e), carried_crypto(e, False), summarize(str(path), e))
+
+
+def test_a_small_file_read_whole_gives_what_reads_in_pieces_give(tmp_path, monkeypatch):
+    programs = [shutil.which(n) for n in ("openssl", "ls", "cat", "env")]
+    small = [p for p in programs if p and 4096 < os.path.getsize(p) <= elf_module.WHOLE]
+    assert small, "no program of this machine is small enough to be read whole"
+    reads = []
+    real_pread = elf_module.os.pread
+    monkeypatch.setattr(elf_module.os, "pread", lambda *a: reads.append(a) or real_pread(*a))
+    whole = [_everything(p) for p in small]
+    # one read of the head, one of the whole file, and nothing else for any question
+    assert len(reads) == 2 * len(small)
+    monkeypatch.setattr(elf_module, "WHOLE", 0)
+    assert [_everything(p) for p in small] == whole
+    assert len(reads) > 4 * len(small)  # in pieces: section table, strings, sections

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import stat
 
 import pytest
 
+from fipscheck import progress
 from fipscheck.errors import EvidenceError, RootEscapeError
 from fipscheck.fs import RootFilesystem, WalkScope
 from fipscheck.model import Status
@@ -128,3 +130,26 @@ def test_hostile_root_scans_to_an_error_not_a_crash(hostile):
     report = scan(RootfsTarget(hostile), checks=["linkage.libcrypto", "libraries.banned"])
     for result in report.checks:
         assert result.status is Status.ERROR, result
+
+
+def test_a_walk_sees_the_same_types_whether_or_not_it_counts_bytes(root, monkeypatch):
+    """Without progress to show, types come from the directory entries (no lstat per name);
+    with it, from lstat: the walk lists the same names with the same types either way."""
+    os.symlink("/etc/passwd", root / "lib/link")
+    os.mkfifo(root / "lib/fifo")
+    monkeypatch.chdir(root / "lib")  # a socket path must be short: bound relative
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind("socket")
+
+    def listed() -> list[tuple[str, int]]:
+        return sorted((e.path, stat.S_IFMT(e.mode)) for e in RootFilesystem(root).walk())
+
+    quiet = listed()
+    with progress.reporting(io.StringIO(), progress.VERBOSE):
+        assert progress.shows_counts()
+        counted = listed()
+    assert not progress.shows_counts()
+    assert quiet == counted
+    assert ("/lib/fifo", stat.S_IFIFO) in quiet and ("/lib/socket", stat.S_IFSOCK) in quiet
+    assert ("/lib/link", stat.S_IFLNK) in quiet and ("/lib", stat.S_IFDIR) in quiet
+    assert ("/etc/passwd", stat.S_IFREG) in quiet

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crafted import compile_program, go_binary, modinfo
+from fipscheck import elf as elf_module
 from fipscheck.elf import ElfError, ElfFile
 from fipscheck.probes.gobuild import _go_binary, parse_buildinfo
 from fipscheck.probes.signatures import banners, carried_crypto, compiled_dirs, provider_version
@@ -40,8 +41,19 @@ def in_memory(data: bytes):
         os.close(fd)
 
 
-def read_everything(data: bytes) -> None:
-    with in_memory(data) as fd, contextlib.suppress(ElfError):
+@contextlib.contextmanager
+def read_whole(whole: bool):
+    """Small files read whole at once (what a scan does), or in pieces (as large ones are)."""
+    saved = elf_module.WHOLE
+    elf_module.WHOLE = saved if whole else 0
+    try:
+        yield
+    finally:
+        elf_module.WHOLE = saved
+
+
+def read_everything(data: bytes, whole: bool = True) -> None:
+    with in_memory(data) as fd, read_whole(whole), contextlib.suppress(ElfError):
         elf = ElfFile(fd)
         _ = (elf.interpreter, elf.is_dynamic, elf.dynamic(), [s.name for s in elf.sections])
         elf.section(".rodata")
@@ -57,7 +69,7 @@ def read_everything(data: bytes) -> None:
 @given(data=st.data())
 def test_damaged_elf_files_are_malformed_never_a_crash(seeds, data):
     seed = data.draw(st.sampled_from(seeds))
-    read_everything(data.draw(mutations(seed, elf_hot_offsets(seed))))
+    read_everything(data.draw(mutations(seed, elf_hot_offsets(seed))), data.draw(st.booleans()))
 
 
 @given(data=st.data())

@@ -52,6 +52,7 @@ TAIL = 8192  # bytes read at once from the end, for the section table and its na
 BEHIND = 64  # bytes before a searched range that a pattern may look at
 RECENT, RECENT_BYTES = 4, 1 << 20  # reads kept for reuse, and the largest kept
 MAP_FROM = 256 << 10  # sections searched from this size on are mapped, not read
+WHOLE = 256 << 10  # ELF files up to this size are read whole, at once
 MAX_MATCHES = 4096  # distinct matches of one pattern in one file; more is not a real library
 
 
@@ -132,15 +133,25 @@ class ElfFile:
     is the scan's SearchBudget that this file's searches are charged to."""
 
     def __init__(self, f: BinaryIO | int, budget: SearchBudget | None = None,
-                 head: bytes | None = None) -> None:
+                 head: bytes | None = None, size: int | None = None) -> None:
         self._fd = f if isinstance(f, int) else f.fileno()
         # The head of the file is read once (``head``, when the caller read it already to
-        # see the magic): it holds the headers; a small file is all head. Anything else is
-        # read where it lies, with pread (measured here: mapping a file and unmapping it
-        # costs more than the reads, and a read cannot fault like a mapping of a file that
-        # shrinks meanwhile).
+        # see the magic; ``size``, when the caller has its fstat): it holds the headers; a
+        # small file is all head. Anything else is read where it lies, with pread (measured
+        # here: mapping a file and unmapping it costs more than the reads, and a read cannot
+        # fault like a mapping of a file that shrinks meanwhile).
         self._head = head = os.pread(self._fd, HEAD, 0) if head is None else head
-        self.size = len(head) if len(head) < HEAD else os.fstat(self._fd).st_size
+        if len(head) < HEAD:
+            self.size = len(head)
+        else:
+            self.size = os.fstat(self._fd).st_size if size is None else size
+        if len(head) < self.size <= WHOLE:
+            # Most ELF files are small, and a summary reads their dynamic strings, section
+            # table and .rodata too: one read of the whole file serves all of them (measured:
+            # two reads instead of four or five, for the same CPU time).
+            self._head = head = os.pread(self._fd, self.size, 0)
+            if len(head) != self.size:
+                raise ElfError("short read at offset 0: the file changed while read")
         self._recent: list[tuple[int, bytes]] = []  # the last reads beyond the head
         self._map: mmap.mmap | None = None  # for searches of large sections
         self._budget = budget

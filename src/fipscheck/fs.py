@@ -80,11 +80,11 @@ ROOT_PROGRAM_DIRS = frozenset({"bin", "sbin", "lib"})
 
 @dataclass(frozen=True)
 class Entry:
-    """One name found by the walk; ``path`` is absolute within the root, links unresolved."""
+    """One name found by the walk; ``path`` is absolute within the root, links unresolved;
+    ``mode`` holds its file type (its permission bits only where the walk lstat'ed it)."""
 
     path: str
     mode: int
-    size: int
 
     @property
     def is_file(self) -> bool:
@@ -133,6 +133,17 @@ def glob_matcher(globs: Iterable[str]) -> Callable[[str], bool] | None:
 
 def _any_of(globs: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(fnmatch.translate, globs))) if globs else None
+
+
+def _type_of(item: os.DirEntry[str]) -> int:
+    """A name's file type from its directory entry (no lstat where the filesystem records
+    types, as every Linux one does): a directory's, regular file's or symlink's mode bits,
+    0 for any other type."""
+    if item.is_symlink():
+        return stat.S_IFLNK
+    if item.is_dir(follow_symlinks=False):
+        return stat.S_IFDIR
+    return stat.S_IFREG if item.is_file(follow_symlinks=False) else 0
 
 
 def _holds_a_root(entries: list[os.DirEntry[str]]) -> bool:
@@ -231,26 +242,25 @@ class RootFilesystem:
         if not stat.S_ISREG(mode):
             raise NotAFileError(path, kind_of(mode))
         # Unbuffered: readers take a few exact bytes (ELF headers), never a buffer's worth.
-        return os.fdopen(self._open_fd(host_path, path), "rb", buffering=0)
+        return os.fdopen(self._open_fd(host_path, path)[0], "rb", buffering=0)
 
     @staticmethod
-    def _open_fd(host_path: str, path: str) -> int:
+    def _open_fd(host_path: str, path: str) -> tuple[int, int]:
+        """The file opened (O_NOFOLLOW, O_NONBLOCK), with its size, if it is a regular file."""
         fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             os.close(fd)
-            raise NotAFileError(path, kind_of(mode))
-        return fd
+            raise NotAFileError(path, kind_of(st.st_mode))
+        return fd, st.st_size
 
-
-    def open_entry(self, entry: Entry) -> int:
-        """Open a regular file the walk listed, without resolving its path again, as a file
-        descriptor the caller closes: the walk never descends through a link, so only the
-        last component can be one, and O_NOFOLLOW refuses that. (Resolving every path costs
-        one lstat per component; a file object per file costs as much as the read.)"""
-        if not entry.is_file:
-            raise NotAFileError(entry.path, kind_of(entry.mode))
-        return self._open_fd(self._host(entry.path), entry.path)
+    def open_listed(self, path: str) -> tuple[int, int]:
+        """Open a regular file the walk listed, without resolving its path again: a file
+        descriptor the caller closes, and the file's size. The walk never descends through a
+        link, so only the last component can be one, and O_NOFOLLOW refuses that; a file that
+        is no longer a regular one raises NotAFileError. (Resolving every path costs one
+        lstat per component; a file object per file costs as much as the read.)"""
+        return self._open_fd(self._host(path), path)
 
     def read_bytes(self, path: str, limit: int | None = None) -> bytes:
         with self.open(path) as f:
@@ -287,6 +297,7 @@ class RootFilesystem:
         and remembered in ``not_walked``; files matching a ``skip_files`` glob are not listed."""
         start = self.resolve(top)
         skip_dir, skip_file = glob_matcher(skip_dirs), glob_matcher(skip_files)
+        sizes = progress.shows_counts()  # the bytes listed are shown: every name is lstat'ed
         device = None
         if self.scope.one_filesystem:
             device = os.stat(self._host(start)).st_dev
@@ -306,13 +317,20 @@ class RootFilesystem:
             files = size = 0
             for item in entries:
                 try:
-                    st = item.stat(follow_symlinks=False)
+                    # The type from the directory entry (an lstat per name is most of a
+                    # walk's cost), unless an lstat is needed anyway: bytes to count, a
+                    # directory's device to compare, a type other than these three.
+                    mode = 0 if sizes else _type_of(item)
+                    st = item.stat(follow_symlinks=False) if not mode or (
+                        device is not None and mode == stat.S_IFDIR) else None
                 except OSError:
                     self.unreadable.append(f"{base}/{item.name}")
                     continue
-                entry = Entry(f"{base}/{item.name}", st.st_mode, st.st_size)
-                if stat.S_ISDIR(st.st_mode):
-                    why = self._left_out(entry.path, st.st_dev, device, skip_dir)
+                if st is not None:
+                    mode = st.st_mode
+                entry = Entry(f"{base}/{item.name}", mode)
+                if stat.S_ISDIR(mode):
+                    why = self._left_out(entry.path, st.st_dev if st else 0, device, skip_dir)
                     if why is None:
                         stack.append(entry.path)
                     else:
@@ -322,8 +340,8 @@ class RootFilesystem:
                     if len(self.skipped_listed) < MAX_SKIPPED_LISTED:
                         self.skipped_listed.append(entry.path)
                     continue
-                elif stat.S_ISREG(st.st_mode):
-                    files, size = files + 1, size + st.st_size
+                elif stat.S_ISREG(mode):
+                    files, size = files + 1, size + (st.st_size if st else 0)
                 yield entry
             progress.advance(files, size)
 

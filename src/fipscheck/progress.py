@@ -113,6 +113,12 @@ def during(name: str) -> Iterator[None]:
             phase(outer)
 
 
+def shows_counts() -> bool:
+    """Whether the counts given to ``advance`` are shown (a front end installed a reporter):
+    producers may skip the work of counting bytes otherwise."""
+    return type(_reporter) is not Reporter
+
+
 def advance(files: int = 0, size: int = 0) -> None:
     """``files`` more files gone through, ``size`` more bytes read, in the current phase."""
     _reporter.advance(files, size)

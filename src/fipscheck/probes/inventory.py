@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import os
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 BATCH = 256  # files per batch handed to a worker
-SERIAL_FILES = 4096  # files analysed here before worker processes are worth starting
+SERIAL_FILES = 1024  # files analysed here before worker processes are worth starting
 MAX_WORKERS = 4
 
 
@@ -196,11 +195,11 @@ def _analyse(fs: RootFilesystem, budget: SearchBudget, paths: list[str]) -> _Bat
     found = _Batch([], {}, [])
     for path in paths:
         try:
-            fd = fs.open_entry(Entry(path, stat.S_IFREG, 0))
+            fd, size = fs.open_listed(path)
             try:
                 head = os.pread(fd, HEAD, 0)
                 if head.startswith(MAGIC):
-                    with ElfFile(fd, budget, head) as elf:
+                    with ElfFile(fd, budget, head, size) as elf:
                         found.elf.append(summarize(path, elf))
             finally:
                 os.close(fd)
