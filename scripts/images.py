@@ -10,6 +10,7 @@ Each reference directory holds a Dockerfile (taking ``ARG BASE_IMAGE``) and an `
     thirdparty = { "x-1.0.tar.gz" = "sha256:..." }  # copied into <dir>/thirdparty/, checked
     [args]                          # more build args naming images, as base does
     DEBIAN_IMAGE = "trixie"
+    builder = true                  # a builder image (a toolchain), not a reference image
     [images]
     "fipscheck/openssl-fips:latest" = "openssl-fips"     # image name = Dockerfile target
 

@@ -24,13 +24,15 @@ from fipscheck.renderers.cyclonedx import to_cyclonedx_document
 from fipscheck.renderers.sarif import to_sarif_document
 from fipscheck.runner import scan
 from fipscheck.targets import ImageTarget
+from fipscheck.tomlcompat import tomllib
 
 FIPSCHECK = str(Path(sys.executable).with_name("fipscheck"))
 SCHEMAS = Path(__file__).parent / "schemas"
 REAL_LIBRARY = "/usr/lib/x86_64-linux-gnu/libz.so.1"
 DOCKERFILES = Path(__file__).parent.parent / "dockerfiles"
-REFERENCE_IMAGES = sorted(line.split("=")[0].strip().strip('"') for toml in DOCKERFILES.glob("*/images.toml")
-                          for line in toml.read_text().splitlines() if line.startswith('"fipscheck/'))
+REFERENCE_IMAGES = sorted(name for spec in (tomllib.loads(toml.read_text())
+                                             for toml in DOCKERFILES.glob("*/images.toml"))
+                          if not spec.get("builder") for name in spec["images"])
 
 
 def fipscheck(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
