@@ -4,10 +4,12 @@ at several points, a full or read-only temp directory, an engine that goes away.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -23,7 +25,7 @@ from fipscheck.errors import EvidenceError
 from fipscheck.runner import select_checks
 from fipscheck.targets import ImageTarget
 from fipscheck.targets.container import HELPER
-from fipscheck.targets.engine import PID_LABEL, owned_containers, remove_container
+from fipscheck.targets.engine import CREATE_SETTLED, PID_LABEL, engine_id, owned_containers, remove_container
 
 FIPSCHECK = str(Path(sys.executable).with_name("fipscheck"))
 GNUTLS_TWIN = "fipscheck/openssl-fips-gnutls:latest"
@@ -306,7 +308,9 @@ def test_a_run_killed_outright_leaves_nothing_behind(engine, image, point, concu
     proc = subprocess.Popen([FIPSCHECK, "scan", image(REFERENCE)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if point == "export":  # the unpacked root is being written
-        wait_for(lambda: any(d.glob("rootfs-*") for d in run_directories_of(proc.pid)), "export", proc)
+        # (any() of each glob: a generator object itself is true, and the run was killed as
+        # soon as its directory appeared, during the create request)
+        wait_for(lambda: any(any(d.glob("rootfs-*")) for d in run_directories_of(proc.pid)), "export", proc)
     elif point == "probes":
         running_container_of(engine, proc)
     else:  # SIGTERM starts the removal; kill as soon as the engine kills the container
@@ -371,6 +375,102 @@ class EngineProxy:
             with suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
                 connection.close()
+
+
+class OtherEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """A test double for a second Docker engine (the test bed has one engine per engineer):
+    an empty engine with an ID of its own, answering what `fipscheck cleanup` asks. For every
+    container it says 404 "No such container", as a real engine says of a name it never had.
+    The temp directory is shared by the runs of every engine on a machine."""
+
+    daemon_threads = True
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # the name http.server calls
+            path = self.path.split("?")[0]
+            if path.endswith("/_ping"):
+                self.answer(200, b"OK", "text/plain")
+            elif path.endswith("/version"):
+                self.answer(200, json.dumps({"ApiVersion": "1.41", "Version": "20.10.24"}).encode())
+            elif path.endswith("/info"):
+                self.answer(200, json.dumps({"ID": "OTHER:ENGINE"}).encode())
+            else:
+                self.answer(404, json.dumps({"message": f"No such container: {path}"}).encode())
+
+        do_DELETE = do_POST = do_GET
+
+        def answer(self, status: int, body: bytes, kind: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path), self.Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_a_cleanup_against_another_engine_leaves_the_killed_runs_container_recorded(
+        engine, image, tmp_path, no_leaks):
+    """A run killed during its export leaves its container (created, not started) recorded in
+    the shared temp directory; a cleanup whose engine never had that container must not take
+    its "No such container" for "gone" (the leak seen in 1 of 5 full runs on a machine shared
+    by several engines), and the cleanup against the engine that made it removes it."""
+    other = OtherEngine(tmp_path / "other.sock")
+    base = tmp_path / "base"  # of this test alone: this machine's /tmp is shared by several
+    base.mkdir()              # engines, whose runs (of earlier versions) would reap it too
+    env = {"FIPSCHECK_TMPDIR": str(base)}
+    proc = subprocess.Popen([FIPSCHECK, "scan", image(REFERENCE)], env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: any(base.glob("*/rootfs-*")), "export", proc)
+    finally:
+        proc.kill()
+        proc.wait()
+    [container] = containers_of(engine, proc.pid)
+    [records] = list(base.iterdir())  # the unpacked root is there too (a temp dir was named)
+    elsewhere = fipscheck("cleanup", "--format", "json",
+                          env={**env, "DOCKER_HOST": f"unix://{tmp_path}/other.sock"})
+    other.shutdown()
+    assert elsewhere.returncode == 0, elsewhere.stdout  # nothing of that engine's was kept
+    reaped = json.loads(elsewhere.stdout)
+    assert reaped["containers"] == [] and str(records) not in reaped["directories"]
+    assert engine_id(engine) in reaped["other_engines"][str(records)]
+    assert list(base.iterdir()) == [records] and workdir.recorded_containers(records)
+    assert not any(records.glob("rootfs-*"))  # the unpacked root went all the same
+    container.reload()  # still there, still recorded
+    here = fipscheck("cleanup", "--format", "json", env=env)
+    assert here.returncode == 0 and container.name in json.loads(here.stdout)["containers"]
+    assert containers_of(engine, proc.pid) == [] and list(base.iterdir()) == []
+
+
+def test_a_container_whose_create_was_cut_off_is_not_forgotten_too_early(engine, tmp_path):
+    """A run killed while the engine still creates its container (name recorded, no ID yet):
+    the engine's "No such container" may come before the container does, so the record stays
+    (kept, exit 2) until the create has surely settled."""
+    name = f"fipscheck-{os.urandom(12).hex()}"
+    base = tmp_path / "base"
+    base.mkdir()
+    child = ("import os, signal, sys\nfrom fipscheck import workdir\nworkdir.run_directory()\n"
+             "workdir.record_container(sys.argv[1], sys.argv[2])\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    subprocess.run([sys.executable, "-c", child, name, engine_id(engine)], check=False,
+                   env={**os.environ, "FIPSCHECK_TMPDIR": str(base)})
+    [dead] = list(base.iterdir())
+    cleanup = fipscheck("cleanup", "--format", "json", env={"FIPSCHECK_TMPDIR": str(base)})
+    assert cleanup.returncode == 2, cleanup.stdout
+    assert "the engine may still be creating it" in json.loads(cleanup.stdout)["kept"][str(dead)]
+    record = json.loads((dead / workdir.CONTAINERS / name).read_text())
+    record["recorded"] -= CREATE_SETTLED + 1
+    (dead / workdir.CONTAINERS / name).write_text(json.dumps(record))
+    cleanup = fipscheck("cleanup", "--format", "json", env={"FIPSCHECK_TMPDIR": str(base)})
+    assert cleanup.returncode == 0 and json.loads(cleanup.stdout)["containers"] == [name]
+    assert list(base.iterdir()) == []
 
 
 def test_an_engine_that_dies_mid_scan(engine, image, tmp_path, no_leaks):

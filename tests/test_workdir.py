@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ CHILD = textwrap.dedent("""
     (path / "rootfs-x").mkdir()
     (path / "rootfs-x" / "lib").write_text("unpacked")
     if len(sys.argv) > 1:
-        workdir.record_container(sys.argv[1], "id-" + sys.argv[1])
+        workdir.record_container(sys.argv[1], "engine-a")
+        workdir.record_container(sys.argv[1], "engine-a", "id-" + sys.argv[1])
     print(path, flush=True)
     sys.stdin.readline()
 """)
@@ -85,9 +87,35 @@ def test_recorded_containers_keep_a_directory_until_they_are_removed(tmp_path):
         raise ConnectionRefusedError("engine down")
     assert "engine down" in workdir.reap(engine_down, bases=(tmp_path,)).kept[str(dead)]
     asked = []
-    reaped = workdir.reap(lambda records: asked.append(records) or list(records), bases=(tmp_path,))
-    assert asked == [{"fipscheck-abc": "id-fipscheck-abc"}]
+
+    def confirms_gone(records):
+        asked.append(records)
+        return workdir.Judged(gone=list(records))
+    reaped = workdir.reap(confirms_gone, bases=(tmp_path,))
+    [[(name, record)]] = [list(records.items()) for records in asked]
+    assert (name, record.engine, record.id) == ("fipscheck-abc", "engine-a", "id-fipscheck-abc")
+    assert 0 < time.time() - record.recorded < 600  # when the name was first recorded
     assert reaped.containers == ["fipscheck-abc"] and not dead.exists()
+
+
+@pytest.mark.parametrize(("answer", "where"), [
+    (workdir.Judged(other_engines={"fipscheck-abc": "engine-b"}), "other_engines"),
+    (workdir.Judged(kept={"fipscheck-abc": "still there"}), "kept"),
+    (workdir.Judged(), "kept"),  # not answered for: not confirmed gone
+    (workdir.Judged(gone=["fipscheck-other"]), "kept"),  # nor by a wrong name
+])
+def test_a_record_stays_unless_the_engine_confirms_its_container_gone(tmp_path, answer, where):
+    dead = killed_run(tmp_path, container="fipscheck-abc")
+    reaped = workdir.reap(lambda records: answer, bases=(tmp_path,))
+    assert list(getattr(reaped, where)) == [str(dead)] and reaped.directories == []
+    assert (dead / "containers" / "fipscheck-abc").exists() and not (dead / "rootfs-x").exists()
+    assert reaped.containers == [] and (dead / "fipscheck-run.json").exists()
+
+
+def test_a_record_of_an_earlier_version_names_no_engine(tmp_path):
+    dead = killed_run(tmp_path, container="fipscheck-abc")
+    (dead / "containers" / "fipscheck-abc").write_text("0123abcd\n")  # a bare ID
+    assert workdir.recorded_containers(dead) == {"fipscheck-abc": workdir.ContainerRecord("", "0123abcd")}
 
 
 def test_an_unusable_base_is_a_clear_error(tmp_path):

@@ -308,7 +308,8 @@ def _interrupted(interrupt: KeyboardInterrupt, as_json: bool) -> int:
 
 def _cleanup(output: str) -> int:
     """Remove the run directories of runs that are gone and the containers they recorded;
-    without an engine, directories holding containers are kept (exit 2)."""
+    without an engine, directories holding containers are kept (exit 2). Records of
+    containers made in another engine are left for a cleanup run against that engine."""
     from . import workdir  # here: a scan of a root creates no run directory
 
     engine_problem = None
@@ -333,7 +334,9 @@ def _cleanup(output: str) -> int:
               f"{len(reaped.containers)} containers of runs that are gone")
         for directory, why in reaped.kept.items():
             print(f"  kept {directory}: {why}")
-    return 2 if reaped.kept else 0
+        for directory, why in reaped.other_engines.items():
+            print(f"  left {directory}: {why} (run the cleanup against that engine)")
+    return 2 if reaped.kept else 0  # another engine's records are no failure of this one
 
 
 def _outputs(formats: list[str] | None, output: str | None) -> list[tuple[str, str | None]]:

@@ -12,9 +12,12 @@ when it has the marker, belongs to this user, and its lock can be taken: its own
 Names alone decide nothing, and a running owner is never touched (the lock is shared by all
 processes of a machine, whatever their PID namespace).
 
-Containers are recorded by name (``containers/NAME``, holding the ID once the engine gave it)
-before they are created, so a container is fipscheck's only if fipscheck recorded it: labels,
-which an image can declare for every container made from it, prove nothing.
+Containers are recorded by name (``containers/NAME``) before they are created, with the ID of
+the engine that makes them, and with their own ID once that engine gave it, so a container is
+fipscheck's only if fipscheck recorded it: labels, which an image can declare for every
+container made from it, prove nothing. A record is dropped only when the engine it names
+confirms the container gone: the temp directory is shared by runs talking to other engines
+(another ``DOCKER_HOST``, a Docker context, a remote engine), where that name means nothing.
 """
 
 from __future__ import annotations
@@ -124,11 +127,38 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-def record_container(name: str, container_id: str = "") -> None:
-    """Note a container of this run: by name before it is created, with its ID after."""
+@dataclass(frozen=True)
+class ContainerRecord:
+    """What a run wrote down about a container of its own."""
+
+    engine: str  # the ID of the engine it was made in ("" in records of earlier versions)
+    id: str = ""  # "" while the engine has not answered the create (or never did)
+    recorded: float = 0.0  # when the record was first written (time.time())
+
+
+def record_container(name: str, engine: str, container_id: str = "") -> None:
+    """Note a container of this run: by name and engine before it is created, with its ID
+    after (the first record's time is kept)."""
     records = run_directory() / CONTAINERS
     records.mkdir(exist_ok=True)
-    _write_atomically(records / name, container_id.encode())
+    recorded = _read_record(records / name).recorded if container_id else 0.0
+    entry = {"engine": engine, "id": container_id, "recorded": recorded or time.time()}
+    _write_atomically(records / name, json.dumps(entry).encode())
+
+
+def _read_record(path: Path) -> ContainerRecord:
+    """A record file: JSON, or (earlier versions) the bare ID of an unknown engine."""
+    try:
+        text = path.read_text(errors="replace").strip()
+    except FileNotFoundError:
+        return ContainerRecord("")
+    with contextlib.suppress(ValueError):
+        entry = json.loads(text)
+        if isinstance(entry, dict):
+            recorded = entry.get("recorded")
+            return ContainerRecord(str(entry.get("engine") or ""), str(entry.get("id") or ""),
+                                   float(recorded) if isinstance(recorded, (int, float)) else 0.0)
+    return ContainerRecord("", text)
 
 
 def forget_container(name: str) -> None:
@@ -140,12 +170,12 @@ def forget_container(name: str) -> None:
             (run.path / CONTAINERS / name).unlink()
 
 
-def recorded_containers(directory: Path) -> dict[str, str]:
-    """Container name -> ID ("" when the run died before the engine answered) of a run."""
+def recorded_containers(directory: Path) -> dict[str, ContainerRecord]:
+    """Container name -> what a run recorded of it."""
     records = directory / CONTAINERS
     if not records.is_dir():
         return {}
-    return {entry.name: entry.read_text(errors="replace").strip()
+    return {entry.name: _read_record(entry)
             for entry in records.iterdir() if entry.is_file() and not entry.name.endswith(".partial")}
 
 
@@ -191,20 +221,35 @@ def _remove(directory: Path, keep_records: bool) -> bool:
 
 @dataclass
 class Reaped:
-    """What a cleanup found: run directories removed, containers removed, and directories
-    kept because their containers could not be removed (the engine did not answer)."""
+    """What a cleanup found: run directories removed, containers removed, directories kept
+    because this engine could not confirm their containers gone (it did not answer, or a
+    container is still there), and directories left to the other engines their containers
+    were made in. Kept and left directories hold only their records by now."""
 
     directories: list[str] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     kept: dict[str, str] = field(default_factory=dict)
+    other_engines: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
-        return {"directories": self.directories, "containers": self.containers, "kept": self.kept}
+        return {"directories": self.directories, "containers": self.containers, "kept": self.kept,
+                "other_engines": self.other_engines}
 
 
-# Removes recorded containers {name: id} of a dead run; returns the names it removed (or found
-# gone), raises when the engine cannot be asked.
-ContainerRemover = Callable[[dict[str, str]], list[str]]
+@dataclass
+class Judged:
+    """An engine's answer about the recorded containers of a dead run, by name: confirmed
+    gone (removed now, or before), still there or unknown (why), or made in another engine
+    (which). A name in none of them stays recorded."""
+
+    gone: list[str] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)
+    other_engines: dict[str, str] = field(default_factory=dict)
+
+
+# Removes the recorded containers of a dead run and says which the engine confirms gone;
+# raises when the engine cannot be asked.
+ContainerRemover = Callable[[dict[str, ContainerRecord]], Judged]
 
 
 def reap(remove_containers: ContainerRemover | None = None,
@@ -242,6 +287,24 @@ def _ours(directory: Path) -> bool:
         and marker.get("directory") == directory.name
 
 
+def _judge(records: dict[str, ContainerRecord], remove_containers: ContainerRemover | None) -> Judged:
+    """Which recorded containers the engine confirms gone; every record it does not answer
+    for stays (fail closed: a record is dropped on the engine's word, never on a guess)."""
+    if not records:
+        return Judged()
+    if remove_containers is None:
+        return Judged(kept=dict.fromkeys(records, "needs the engine to be removed"))
+    try:
+        judged = remove_containers(records)
+    except Exception as error:  # the engine is away: keep the records for later
+        return Judged(kept=dict.fromkeys(records, f"could not be removed: {error}"))
+    judged.gone = [name for name in judged.gone if name in records]
+    answered = {*judged.gone, *judged.kept, *judged.other_engines}
+    judged.kept.update({name: "the engine did not answer for it" for name in records
+                        if name not in answered})
+    return judged
+
+
 def _reap_one(directory: Path, remove_containers: ContainerRemover | None, reaped: Reaped) -> None:
     if directory in {run.path for run in _runs.values()}:
         return
@@ -254,22 +317,17 @@ def _reap_one(directory: Path, remove_containers: ContainerRemover | None, reape
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # its owner still runs
-        problem = "some of its containers are still there"
-        records = recorded_containers(directory)
-        if records and remove_containers is None:
-            problem = "holds containers to remove (needs the engine)"
-        elif records and remove_containers is not None:  # (not None: the if above takes that)
-            try:
-                gone = remove_containers(records)
-            except Exception as error:  # the engine is away: keep the records for later
-                gone, problem = [], f"its containers could not be removed: {error}"
-            reaped.containers += gone
-            for name in gone:
-                with contextlib.suppress(FileNotFoundError):
-                    (directory / CONTAINERS / name).unlink()
+        judged = _judge(recorded_containers(directory), remove_containers)
+        reaped.containers += judged.gone
+        for name in judged.gone:
+            with contextlib.suppress(FileNotFoundError):
+                (directory / CONTAINERS / name).unlink()
         if _remove(directory, keep_records=True):  # unpacked files go in any case
             reaped.directories.append(str(directory))
+        elif judged.kept:
+            reaped.kept[str(directory)] = "; ".join(f"{name}: {why}" for name, why in judged.kept.items())
         else:
-            reaped.kept[str(directory)] = problem
+            engines = ", ".join(sorted(set(judged.other_engines.values())))
+            reaped.other_engines[str(directory)] = f"its containers were made in {engines}"
     finally:
         os.close(fd)

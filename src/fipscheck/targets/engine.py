@@ -2,10 +2,10 @@
 (``DOCKER_HOST``, else the current Docker context: ``DOCKER_CONTEXT`` or ``docker context
 use``, else the default socket), and the containers fipscheck creates in it.
 
-A container is fipscheck's only if this or an earlier run recorded its name in its run
-directory (``workdir``) before creating it. Its labels (``org.fipscheck.*``) are for people
-and for listing; they never decide what is removed: an image can declare the same labels,
-and every container made from it inherits them."""
+A container is fipscheck's only if this or an earlier run recorded its name (and this
+engine's ID) in its run directory (``workdir``) before creating it. Its labels
+(``org.fipscheck.*``) are for people and for listing; they never decide what is removed: an
+image can declare the same labels, and every container made from it inherits them."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ OWNER_LABEL = "org.fipscheck.owner"
 PID_LABEL = "org.fipscheck.pid"
 HOST_LABEL = "org.fipscheck.host"
 REMOVAL_WAIT = 60  # seconds to wait for a removal the engine already has in progress
+# Seconds after which a create request cut off by a killed run has surely been finished or
+# refused by the engine (the SDK's own timeout is 300 s; the engine goes on without a client).
+CREATE_SETTLED = 900
 
 
 class EngineError(TargetError):
@@ -118,23 +121,40 @@ def ownership_labels() -> dict[str, str]:
     return {OWNER_LABEL: "fipscheck", PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
 
 
+@functools.lru_cache(maxsize=8)
+def engine_id(client: docker.DockerClient) -> str:
+    """Which engine a client talks to, for container records: the engine's own ID (unique
+    per engine, whatever address reaches it), else its address."""
+    with engine_errors():
+        return str(client.info().get("ID") or "") or f"the engine at {engine_address()}"
+
+
 def create_owned_container(client: docker.DockerClient, image_id: str, **options: Any) -> Container:
-    """Create a container recorded as this run's (name first, ID once known). Call it inside
-    ``signals_deferred`` and store the result before leaving it. If creation fails after the
-    engine made the container (the follow-up inspect failed), it is removed by its name."""
+    """Create a container recorded as this run's (name and engine first, ID once known). Call
+    it inside ``signals_deferred`` and store the result before leaving it. If creation fails,
+    the record goes once the engine refused the create or confirms the container gone."""
     name = f"fipscheck-{uuid.uuid4().hex[:24]}"
-    workdir.record_container(name)
+    engine = engine_id(client)
+    workdir.record_container(name, engine)
     try:
         with engine_errors():
             container = client.containers.create(image_id, name=name, labels=ownership_labels(),
                                                  **options)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(Exception):
-            if remove_recorded(client, {name: ""}):
+            record = workdir.ContainerRecord(engine, recorded=time.time())
+            if _refused_create(error) or remove_recorded(client, {name: record}).gone:
                 workdir.forget_container(name)
         raise
-    workdir.record_container(name, cast(str, container.id))  # a created container has an ID
+    workdir.record_container(name, engine, cast(str, container.id))  # a created container has an ID
     return container
+
+
+def _refused_create(error: BaseException) -> bool:
+    """The engine answered the create request itself with an error: it made no container."""
+    request = error.response.request if isinstance(error, APIError) and error.response is not None else None
+    return request is not None and request.method == "POST" \
+        and (request.path_url or "").split("?")[0].endswith("/containers/create")
 
 
 def owned_containers(client: docker.DockerClient, filters: dict[str, str] | None = None) -> list[Container]:
@@ -173,6 +193,7 @@ def _name_of(container: Container) -> str:
 
 
 def _gone_within(container: Container, seconds: float) -> bool:
+    """Whether the engine says the container is gone (by its ID) within seconds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -183,23 +204,49 @@ def _gone_within(container: Container, seconds: float) -> bool:
     return False
 
 
-def remove_recorded(client: docker.DockerClient, records: dict[str, str]) -> list[str]:
-    """Remove the recorded containers of a run ({name: id}); a container of that name with
-    another ID is someone else's and left alone. Returns the names now gone."""
-    gone = []
-    for name, container_id in records.items():
-        with engine_errors():
-            try:
-                container = client.containers.get(name)
-            except NotFound:
-                gone.append(name)
-                continue
-        if container_id and container.id != container_id:
-            gone.append(name)  # the name was reused by someone else: not ours any more
+def remove_recorded(client: docker.DockerClient,
+                    records: dict[str, workdir.ContainerRecord]) -> workdir.Judged:
+    """Remove the recorded containers of a dead run and say which this engine confirms gone:
+    records of another engine are left to it (there the name means nothing here), and a
+    container is gone only when this engine, asked again by its ID after the removal, no
+    longer knows it. Raises EngineError or TargetError when the engine cannot be asked."""
+    here = engine_id(client)
+    judged = workdir.Judged()
+    for name, record in records.items():
+        if record.engine != here:
+            judged.other_engines[name] = record.engine or "an engine earlier versions did not record"
             continue
-        remove_container(container)
-        gone.append(name)
-    return gone
+        why = _removed(client, name, record)
+        if why:
+            judged.kept[name] = why
+        else:
+            judged.gone.append(name)
+    return judged
+
+
+def _removed(client: docker.DockerClient, name: str, record: workdir.ContainerRecord) -> str:
+    """Remove one recorded container of this engine: "" once the engine confirms it gone,
+    else why it stays recorded."""
+    with engine_errors():
+        try:
+            # by ID when known (exact IDs resolve first), else by the name recorded before creation
+            container = client.containers.get(record.id or name)
+        except NotFound:
+            container = None
+    if container is None or (record.id and container.id != record.id):  # (or a stranger
+        if record.id:                                                     # named like our ID)
+            return ""  # the engine that made it no longer knows its ID
+        age = time.time() - record.recorded
+        if age > CREATE_SETTLED:
+            return ""  # never made: the engine has long finished or refused the create
+        return f"not (yet) made: the engine may still be creating it ({age:.0f} s after it was asked)"
+    remove_container(container)
+    with engine_errors():
+        try:
+            state = client.api.inspect_container(cast(str, container.id)).get("State") or {}
+        except NotFound:
+            return ""
+    return f"still there after its removal (state {state.get('Status', 'unknown')})"
 
 
 def reap_orphans(client: docker.DockerClient) -> workdir.Reaped:
