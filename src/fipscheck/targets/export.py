@@ -107,8 +107,8 @@ class _ForwardReader:
 
     Written here rather than ``tarfile.open(mode="r|")``: its stream reads in 10 KiB blocks
     and copies every file's data three times over (BufferedReader, ``_Stream``, the file
-    object), which made unpacking an export cost five times draining it
-    (bench/read_image.py)."""
+    object). Measured on the openssl-fips export (246 MiB, 5.9k members): 1.1 s of CPU to
+    unpack it that way, 0.6 s this way, 0.15 s to drain it unread."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks: Iterator[bytes] = iter(chunks)
