@@ -146,3 +146,41 @@ def test_opaque_directories_keep_what_their_own_layer_put_there(tmp_path):
           (member("etc/.wh.missing"), b""), extraction=lower)
     assert sorted(p.name for p in (dest / "etc/ssl").iterdir()) == ["new.cnf"]
     assert lower.stats.whiteouts == 2 and lower.stats.skipped == {}
+
+
+def test_long_names_later_members_and_modes_come_out_as_written(tmp_path, monkeypatch):
+    """pax and GNU long names, a name given twice (the later member wins, a directory over a
+    file too), and the image's permission bits exactly, whatever the umask."""
+    long_dir = "usr/lib/" + "d" * 120
+    members = [(member(f"{long_dir}/", tarfile.DIRTYPE), b"", tarfile.PAX_FORMAT),
+               (member(f"{long_dir}/libcrypto.so.3"), b"ELF" * 5000, tarfile.PAX_FORMAT),
+               (member("etc/ssl", tarfile.SYMTYPE, "x" * 150), b"", tarfile.PAX_FORMAT),
+               (member("shared"), b"old", tarfile.USTAR_FORMAT),
+               (member("shared"), b"new", tarfile.USTAR_FORMAT),
+               (member("was-file"), b"file", tarfile.USTAR_FORMAT),
+               (member("was-file/", tarfile.DIRTYPE), b"", tarfile.USTAR_FORMAT),
+               (member("g" * 130, tarfile.LNKTYPE, f"{long_dir}/libcrypto.so.3"), b"",
+                tarfile.GNU_FORMAT)]
+    raw = b""
+    for info, data, format in members:  # one archive, each member in its own format
+        info.size, info.mode = len(data), 0o666 if info.isreg() else info.mode
+        raw += info.tobuf(format, "utf-8", "surrogateescape") + data + bytes(-len(data) % 512)
+    dest = tmp_path / "root"
+    dest.mkdir()
+    old = os.umask(0o077)
+    try:
+        stats = extract([raw[i:i + 700] for i in range(0, len(raw), 700)] + [bytes(1024)], dest)
+    finally:
+        os.umask(old)
+    crypto = dest / long_dir / "libcrypto.so.3"
+    assert crypto.read_bytes() == b"ELF" * 5000 and crypto.stat().st_mode & 0o777 == 0o666
+    assert os.readlink(dest / "etc/ssl") == "x" * 150
+    assert (dest / "shared").read_bytes() == b"new" and (dest / "was-file").is_dir()
+    assert (dest / ("g" * 130)).stat().st_ino == crypto.stat().st_ino
+    assert stats.files == 4 and stats.skipped == {}
+
+
+def test_more_than_the_record_padding_after_the_end_marker_is_an_error(tmp_path):
+    whole = b"".join(tar_of((member("f"), b"x")))
+    with pytest.raises(EvidenceError, match="end-of-archive marker"):
+        extract([whole + bytes(128 << 10)], tmp_path)

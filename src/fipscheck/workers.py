@@ -93,11 +93,14 @@ def _serve(pipe: Connection, work: Callable[[Any, T], R], setup: Callable[[], An
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     state = setup()
-    while (item := pipe.recv()) is not _DONE:
-        try:
-            pipe.send((True, work(state, item)))
-        except Exception as error:  # reported to the parent, which raises it
+    try:
+        while (item := pipe.recv()) is not _DONE:
             try:
-                pipe.send((False, error))
-            except Exception:  # the error itself cannot be pickled
-                pipe.send((False, EvidenceError(f"{type(error).__name__}: {error}")))
+                pipe.send((True, work(state, item)))
+            except Exception as error:  # reported to the parent, which raises it
+                try:
+                    pipe.send((False, error))
+                except Exception:  # the error itself cannot be pickled
+                    pipe.send((False, EvidenceError(f"{type(error).__name__}: {error}")))
+    except (EOFError, BrokenPipeError):
+        return  # the parent closed its end first (an interrupted scan): nothing to do or say

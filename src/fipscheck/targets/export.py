@@ -17,19 +17,20 @@ as writing: only below directories this extraction made, never through a link.
 
 from __future__ import annotations
 
-import io
+import functools
 import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar, cast
 
 from .. import workdir
 from ..errors import EvidenceError, TargetError
 
+T = TypeVar("T")
 END_OF_ARCHIVE = 2 * tarfile.BLOCKSIZE  # two zero blocks close every tar archive
 TAIL = 64 * 1024  # what may follow the last member: the end marker and record padding
 
@@ -95,61 +96,101 @@ WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
 
-class _ChunkReader(io.RawIOBase):
-    """A readable stream over an iterator of byte chunks (the SDK's export generator) that
-    counts what it delivered and keeps the last TAIL bytes (to find the end marker)."""
+CHUNK = 1 << 20  # bytes asked of a layer stream at a time
+MAX_EXTENDED = 16 << 20  # bytes of one pax or GNU long-name header tarfile may read
+
+
+class _ForwardReader:
+    """The tar stream as tarfile reads a file it may seek in, read forward only from byte
+    chunks: tarfile parses the headers (pax, GNU long names, checksums) and seeks past what it
+    skips; a regular file's data goes from the chunks straight to its file (``copy_to``).
+
+    Written here rather than ``tarfile.open(mode="r|")``: its stream reads in 10 KiB blocks
+    and copies every file's data three times over (BufferedReader, ``_Stream``, the file
+    object). Measured on the openssl-fips export (246 MiB, 5.9k members): 1.1 s of CPU to
+    unpack it that way, 0.6 s this way, 0.15 s to drain it unread."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks: Iterator[bytes] = iter(chunks)
-        self._rest = b""
-        self.total = 0
-        self.tail = bytearray()
+        self._chunk = b""
+        self._view = memoryview(self._chunk)
+        self._at = 0  # offset in the chunk
+        self._base = 0  # offset in the stream of the chunk's first byte
+        self.last_read = b""  # what ``read`` returned last
 
-    def readable(self) -> bool:
+    def tell(self) -> int:
+        return self._base + self._at
+
+    def _more(self) -> bool:
+        """Move to the next non-empty chunk once this one is used up; False at the end."""
+        while self._at >= len(self._chunk):
+            self._base += len(self._chunk)
+            self._chunk, self._at = next(self._chunks, b""), 0
+            self._view = memoryview(self._chunk)
+            if not self._chunk:
+                return False
         return True
 
-    # BufferedReader, the only caller, passes a memoryview (RawIOBase declares any writable buffer)
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._rest:
-            try:
-                self._rest = next(self._chunks)
-            except StopIteration:
-                return 0
-        n = min(len(buffer), len(self._rest))
-        chunk = self._rest[:n]
-        buffer[:n] = chunk
-        self.tail += chunk[-TAIL:]
-        del self.tail[:-TAIL]
-        self._rest = self._rest[n:]
-        self.total += n
-        return n
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (headers: tarfile never asks for the rest of the stream)."""
+        if not 0 <= size <= MAX_EXTENDED:
+            raise tarfile.ReadError(f"an extended tar header of {size} bytes")
+        parts = []
+        while size and self._more():
+            part = self._chunk[self._at:self._at + size]
+            self._at += len(part)
+            size -= len(part)
+            parts.append(part)
+        self.last_read = parts[0] if len(parts) == 1 else b"".join(parts)
+        return self.last_read
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Forward only, as tarfile seeks past data it does not read (padding, skipped
+        members); at the end of the stream it stops there (tarfile then finds it short)."""
+        if whence != os.SEEK_SET or offset < self.tell():
+            raise tarfile.ReadError("the tar stream cannot be read backwards")
+        self.copy_to(offset - self.tell(), None)
+        return self.tell()
+
+    def copy_to(self, size: int, fd: int | None) -> int:
+        """Move the next ``size`` bytes into the file ``fd`` (None: past them); returns how
+        many there were (fewer only at the end of the stream)."""
+        left = size
+        while left and self._more():
+            n = min(left, len(self._chunk) - self._at)
+            if fd is not None:
+                piece = self._view[self._at:self._at + n]
+                while piece:
+                    piece = piece[os.write(fd, piece):]
+            self._at += n
+            left -= n
+        return size - left
 
 
-def _require_end_marker(stream: BinaryIO, reader: _ChunkReader, end: int,
-                        stats: ExtractStats) -> None:
+def _require_end_marker(reader: _ForwardReader, end: int, stats: ExtractStats) -> None:
     """A tar stream cut between members reads like a shorter archive: tarfile stops quietly
     at a missing, partial or garbled header. Only the end-of-archive marker after the last
-    member tells a whole filesystem from a partial one."""
-    while stream.read(1 << 20):
-        pass
-    trailing = reader.total - end
-    if trailing < END_OF_ARCHIVE or trailing > TAIL or any(
-            reader.tail[len(reader.tail) - trailing:][:END_OF_ARCHIVE]):
+    member tells a whole filesystem from a partial one: tarfile read its first block, the
+    second must follow, and after it at most the record's padding."""
+    # tarfile stopped at the block after the last member: the marker's first half, or not
+    whole = reader.tell() - end == tarfile.BLOCKSIZE and reader.last_read + reader.read(
+        tarfile.BLOCKSIZE) == bytes(END_OF_ARCHIVE)
+    trailing = reader.tell() - end + reader.copy_to(TAIL, None)
+    if not whole or trailing > TAIL:
         raise EvidenceError(
             f"the filesystem export ended without tar's end-of-archive marker after "
-            f"{stats.files} files ({reader.total} bytes): the stream was cut, so the root would "
+            f"{stats.files} files ({reader.tell()} bytes): the stream was cut, so the root would "
             "be partial")
 
 
 def extract(chunks: Iterable[bytes], dest: Path) -> ExtractStats:
     """Unpack one flattened filesystem (``docker export``) arriving as byte chunks; raises
     EvidenceError when the stream is not one whole archive (cut short, corrupt)."""
-    reader = _ChunkReader(chunks)
-    stream = io.BufferedReader(reader, buffer_size=1 << 20)
+    reader = _ForwardReader(chunks)
     extraction = Extraction(dest)
     try:
-        end = extraction.add(stream)
-        _require_end_marker(stream, reader, end, extraction.stats)
+        end = extraction.add_from(reader)
+        _require_end_marker(reader, end, extraction.stats)
     except tarfile.TarError as error:
         raise EvidenceError(f"the filesystem export is not a whole tar archive after "
                             f"{extraction.stats.files} files: {error}") from None
@@ -162,17 +203,25 @@ class Extraction:
 
     def __init__(self, dest: Path, max_bytes: int = MAX_BYTES, max_members: int = MAX_MEMBERS) -> None:
         self.dest = dest
+        self._root = f"{dest}/"  # names are joined as strings: a Path per member costs
         self.stats = ExtractStats()
         self._made_dirs = {""}  # root-relative directories this extraction created
         self._max_bytes, self._max_members = max_bytes, max_members
         self._members = 0
+        self._umask = _umask()
 
     def add(self, stream: BinaryIO, layer: bool = False) -> int:
         """Unpack one uncompressed tar stream, read to its end-of-archive marker; returns
         the offset in the stream where its last member ends."""
+        return self.add_from(_ForwardReader(iter(functools.partial(stream.read, CHUNK), b"")), layer)
+
+    def add_from(self, reader: _ForwardReader, layer: bool = False) -> int:
+        """``add`` for a stream already wrapped (the caller checks what follows the end)."""
         this_layer: set[str] = set()  # what this layer unpacked: an opaque marker keeps it
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
-            for member in archive:
+        # types-python's TarFile wants an IO[bytes]; tarfile reads, seeks and tells only
+        with tarfile.TarFile(fileobj=reader, mode="r") as archive:  # type: ignore[arg-type]
+            while (member := archive.next()) is not None:
+                archive.members.clear()  # type: ignore[attr-defined]  # tarfile keeps all otherwise
                 self._members += 1
                 if self._members > self._max_members:
                     raise TargetError(f"more than {self._max_members} files: not unpacked further")
@@ -189,33 +238,61 @@ class Extraction:
                     self.stats.skip("parent is not a directory")
                     continue
                 rel = "/".join(parts)
-                this_layer.add(rel)
-                self._member(archive, member, rel)
+                if layer:
+                    this_layer.add(rel)
+                self._member(reader, member, rel)
             return archive.offset
 
-    def _member(self, archive: tarfile.TarFile, member: tarfile.TarInfo, rel: str) -> None:
-        target = self.dest / rel
+    def _member(self, reader: _ForwardReader, member: tarfile.TarInfo, rel: str) -> None:
+        target = self._root + rel
         if member.isdir():
-            if rel not in self._made_dirs:
-                self._remove(rel)
-                os.mkdir(target)
-                self._made_dirs.add(rel)
-            os.chmod(target, 0o700 | (member.mode & 0o777))  # we must be able to enter it
+            mode = 0o700 | (member.mode & 0o777)  # we must be able to enter it
+            if rel in self._made_dirs:
+                os.chmod(target, mode)
+                return
+            self._replace(rel, functools.partial(os.mkdir, target, mode))
+            self._made_dirs.add(rel)
+            if mode & self._umask:
+                os.chmod(target, mode)
             return
-        self._remove(rel)  # a later member of the same name wins, as in tar and in layers
+        # A later member of the same name wins, as in tar and in layers: what was there
+        # goes when the new member cannot be made beside it (``_replace``) or is left out.
         if member.isreg():
             self.stats.bytes += member.size
             if self.stats.bytes > self._max_bytes:
                 raise TargetError(f"the filesystem unpacks to more than {self._max_bytes >> 30} GiB: "
                                   "not unpacked further")
-            _write_file(archive, member, target)
+            fd = self._replace(rel, functools.partial(self._create, target, member.mode))
+            try:
+                _write_data(reader, member, fd)
+            finally:
+                os.close(fd)
             self.stats.files += 1
         elif member.issym():
-            os.symlink(member.linkname, target)
+            self._replace(rel, functools.partial(os.symlink, member.linkname, target))
         elif member.islnk():
-            self._hardlink(member.linkname, target)
+            self._hardlink(member.linkname, rel)
         else:
+            self._remove(rel)
             self.stats.skip("device, FIFO or other special file")
+
+    def _replace(self, rel: str, make: Callable[[], T]) -> T:
+        """``make()`` the new entry; if the name is taken, remove what holds it and retry."""
+        try:
+            return make()
+        except FileExistsError:
+            self._remove(rel)
+            return make()
+
+    def _create(self, target: str, image_mode: int) -> int:
+        # The image's permission bits, less set-id and sticky (nothing here is ever run), and
+        # readable and writable by us (to read it, and to replace it in a later layer).
+        mode = 0o600 | (image_mode & 0o777)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     mode)
+        if mode & self._umask:
+            os.fchmod(fd, mode)  # exactly these bits, whatever the umask
+        return fd
 
     def _whiteout(self, parts: list[str], this_layer: set[str]) -> None:
         name, parents = parts[-1], "/".join(parts[:-1])
@@ -245,7 +322,7 @@ class Extraction:
 
     def _remove(self, rel: str) -> None:
         """Remove a name whose parents are ours: a directory of ours with all it holds."""
-        target = self.dest / rel
+        target = self._root + rel
         if rel in self._made_dirs:
             shutil.rmtree(target)  # never follows links (fd-based on Linux)
             below = rel + "/"
@@ -254,34 +331,54 @@ class Extraction:
             os.unlink(target)
 
     def _make_parents(self, parents: list[str]) -> bool:
+        if "/".join(parents) in self._made_dirs:
+            return True  # the usual case: the parent came before, as tar orders members
         for depth in range(1, len(parents) + 1):
             rel = "/".join(parents[:depth])
             if rel in self._made_dirs:
                 continue
-            if os.path.lexists(self.dest / rel):
+            if os.path.lexists(self._root + rel):
                 return False  # exists but is not one of our directories: a file or a link
-            os.mkdir(self.dest / rel, 0o755)
+            os.mkdir(self._root + rel, 0o755)
             self._made_dirs.add(rel)
         return True
 
-    def _hardlink(self, linkname: str, target: Path) -> None:
+    def _hardlink(self, linkname: str, rel: str) -> None:
         parts = [p for p in linkname.split("/") if p not in ("", ".")]
-        source = self.dest / "/".join(parts)
+        source = self._root + "/".join(parts)
         # The source must be a regular file under our own directories, never reached via a link.
         if (".." in parts or not parts or "/".join(parts[:-1]) not in self._made_dirs
                 or os.path.islink(source) or not os.path.isfile(source)):
+            self._remove(rel)
             self.stats.skip("hard link to a missing or unsafe member")
             return
-        os.link(source, target, follow_symlinks=False)
+        self._replace(rel, functools.partial(os.link, source, self._root + rel,
+                                             follow_symlinks=False))
 
 
-def _write_file(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
-    # The image's permission bits, less set-id and sticky (nothing here is ever run), and
-    # readable and writable by us (to read it, and to replace it in a later layer).
-    mode = 0o600 | (member.mode & 0o777)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(fd, mode)  # exactly these bits, whatever the umask
-        source = archive.extractfile(member)
-        if source is not None:
-            shutil.copyfileobj(source, out, 1 << 20)
+def _write_data(reader: _ForwardReader, member: tarfile.TarInfo, fd: int) -> None:
+    """A regular member's data into its new file: the whole of it, or ReadError. A sparse
+    member's stream holds only its data regions (tarfile's map of them), the rest are holes."""
+    # typeshed leaves TarInfo.sparse untyped: tarfile's list of (offset, size)
+    sparse = cast("list[tuple[int, int]] | None", member.sparse)
+    regions = sparse if sparse is not None else [(0, member.size)]
+    for offset, size in regions:
+        if sparse is not None:
+            os.lseek(fd, offset, os.SEEK_SET)
+        if reader.copy_to(size, fd) != size:
+            raise tarfile.ReadError("unexpected end of data")
+    if sparse is not None:
+        os.ftruncate(fd, member.size)
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (``os.umask`` sets it, for every
+    thread); all bits when unknown, so every mode is set explicitly."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o777
