@@ -10,7 +10,7 @@ one, not a large image started while the other worker runs out of work.
 
 Each xdist worker also takes only its share of the cores for a scan's ELF analysis processes
 (``analysis_share``): with one analysis process per core in every worker, two workers on two
-cores would run four CPU-bound processes, plus the engine's exports, and gain nothing by it.
+cores would start four CPU-bound processes beside the engine's exports, for no more cores.
 """
 
 from __future__ import annotations
