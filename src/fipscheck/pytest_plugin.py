@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import warnings
 from collections import Counter
 from contextlib import ExitStack
@@ -47,7 +48,6 @@ from .targets.sources import FILE_SCHEMES, PULL_POLICIES, parse_source
 from .waivers import WaiverLedger
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Callable, Generator, Sequence
 
     # testinfra and pytest-xdist have no py.typed marker: mypy does not read them
@@ -254,6 +254,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(CheckMessages(config), f"{SESSION}-messages")
     if session.specs:
         sigterm_as_interrupt()
+        workerinput = getattr(config, "workerinput", None)  # set in a pytest-xdist worker
+        if workerinput:
+            from .scheduling import share_cores
+
+            share_cores(os.environ, int(workerinput["workercount"]))
 
 
 class FipsSession:
@@ -379,12 +384,14 @@ class FipsSession:
     def pytest_xdist_make_scheduler(self, config: pytest.Config,
                                     log: Producer) -> TargetScheduling | None:
         """Under ``--dist load`` (xdist's default): a target's checks and the user's tests on
-        it go to one worker, so each target is opened (an image created and exported) once."""
+        it go to one worker, so each target is opened (an image created and exported) once;
+        the largest images first."""
         if not self.specs or config.getvalue("dist") != "load":
             return None
-        from .scheduling import TargetScheduling
+        from .scheduling import TargetScheduling, image_weight
 
-        return TargetScheduling(config, log, [spec.label for spec in self.specs])
+        weights = {spec.label: image_weight(spec.name) for spec in self.specs if spec.kind == "image"}
+        return TargetScheduling(config, log, [spec.label for spec in self.specs], weights)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
