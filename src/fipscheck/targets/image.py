@@ -15,6 +15,7 @@ container and the unpacked files, whatever happened before.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any, cast
 
@@ -122,13 +123,16 @@ class ImageTarget(DockerContainerTarget):
     def close(self) -> None:
         """Remove the container and the unpacked files, at the same time: the engine's
         removal is mostly waiting, the files' a walk here."""
-        files = threading.Thread(target=super().close, name="fipscheck-remove-files")
+        files: threading.Thread | None = None
+        with contextlib.suppress(RuntimeError):  # no thread to be had: the files after, here
+            thread = threading.Thread(target=super().close, name="fipscheck-remove-files")
+            thread.start()
+            files = thread
         try:
-            files.start()
             with cleanup_shielded():
                 remove_container(self._container)
         finally:
-            if files.ident is not None:
+            if files is not None:
                 files.join()
-            else:  # no thread could be started
+            else:
                 super().close()
